@@ -1,0 +1,41 @@
+# One set of commands for users, developers and CI. `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Hypothesis profile: dev (200 examples per property) locally, ci in CI.
+HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
+
+.PHONY: help install demo regenerate check-generated lint test test-all bench clean
+
+help:  ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+install: $(BIN)/python  ## Create .venv and install flxtrd with its dev tools (editable)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+demo: install  ## Run a full trade against the embedded sandbox market
+	$(BIN)/python -m flxtrd demo
+
+regenerate:  ## Rewrite generated/ from specs/
+	$(BIN)/python scripts/regenerate
+
+check-generated:  ## Fail if generated/ differs from what specs/ produce
+	$(BIN)/python scripts/regenerate --check
+
+lint:  ## ruff (lint + format check) and mypy --strict on flxtrd/
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: install lint check-generated  ## Lint, check generated/, run every test
+	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(BIN)/pytest
+
+bench: install  ## Side-by-side benchmarks (needs RabbitMQ on 127.0.0.1:5672)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:  ## Remove caches and build output
+	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,11 @@
+# Generated from specs/openapi.yaml by openapi-python-client 0.29.1; do not edit.
+# Change the spec, the generator config or a template in specs/ and run `make regenerate`.
+
+"""A client library for accessing GLocalFlex Market REST API"""
+
+from .client import AuthenticatedClient, Client
+
+__all__ = (
+    "AuthenticatedClient",
+    "Client",
+)

@@ -1,0 +1,3 @@
+# Generated from specs/openapi.yaml by openapi-python-client 0.29.1; do not edit.
+# Change the spec, the generator config or a template in specs/ and run `make regenerate`.
+"""Contains methods for accessing the API"""

@@ -1,0 +1,21 @@
+# Generated from specs/openapi.yaml by openapi-python-client 0.29.1; do not edit.
+# Change the spec, the generator config or a template in specs/ and run `make regenerate`.
+from enum import Enum
+
+
+class BaselineQuality(str, Enum):
+    ESTIMATED = "estimated"
+    MEASURED = "measured"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    @classmethod
+    def _missing_(cls, value: object) -> "BaselineQuality | None":
+        """Accept a value unknown to this client version as a pseudo-member named UNKNOWN."""
+        if not isinstance(value, str):
+            return None
+        member = str.__new__(cls, value)
+        member._name_ = "UNKNOWN"
+        member._value_ = value
+        return member

@@ -1,0 +1,69 @@
+# Generated from specs/openapi.yaml by openapi-python-client 0.29.1; do not edit.
+# Change the spec, the generator config or a template in specs/ and run `make regenerate`.
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from attrs import define as _attrs_define
+from attrs import field as _attrs_field
+
+from ..models.settlement_status import SettlementStatus
+
+T = TypeVar("T", bound="Settlement")
+
+
+@_attrs_define
+class Settlement:
+    """Settlement of a contract.
+
+    Example:
+        {'status': 'awaiting_verification_completion'}
+
+    Attributes:
+        status (SettlementStatus): Settlement status of a contract.
+    """
+
+    status: SettlementStatus
+    additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        status = self.status.value
+
+        field_dict: dict[str, Any] = {}
+        field_dict.update(self.additional_properties)
+        field_dict.update(
+            {
+                "status": status,
+            }
+        )
+
+        return field_dict
+
+    @classmethod
+    def from_dict(cls: type[T], src_dict: Mapping[str, Any]) -> T:
+        d = dict(src_dict)
+        status = SettlementStatus(d.pop("status"))
+
+        settlement = cls(
+            status=status,
+        )
+
+        settlement.additional_properties = d
+        return settlement
+
+    @property
+    def additional_keys(self) -> list[str]:
+        return list(self.additional_properties.keys())
+
+    def __getitem__(self, key: str) -> Any:
+        return self.additional_properties[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.additional_properties[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self.additional_properties[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.additional_properties
