@@ -1,5 +1,5 @@
 # Generated from specs/openapi.yaml by openapi-python-client 0.29.1; do not edit.
-# Change the spec, the generator config or a template in specs/ and run `make regenerate`.
+# Change the spec, its generator config or a template in specs/; `make regenerate`.
 from enum import Enum
 
 
