@@ -20,7 +20,8 @@ Checks (each problem carries the check's name in brackets):
   document, formats (``date-time``, ``uuid``, ``int32``…) checked: OpenAPI schema-level
   ``example``/``examples``, media-type and parameter/header ``example``/``examples.*.value``
   (JSON Schema 2020-12); AsyncAPI message ``examples[].payload``/``headers`` and schema-level
-  ``examples`` (Draft 7), channel parameter ``examples``/``default`` against ``enum``.
+  ``examples`` and ``default`` (Draft 7), channel parameter ``examples``/``default`` against
+  ``enum``.
 - ``inferred``: every ``x-inferred: true`` comes with a one-line ``x-inferred-reason``.
 - ``responses``: every OpenAPI operation documents 401 (when it has security), 404 (when it has
   path parameters), 422, 429 with a ``Retry-After`` header, and a 5XX or ``default`` response;
@@ -562,6 +563,8 @@ class _Collector:
             return
         if "example" in node:
             self.add(join(pointer, "example"), node["example"], pointer)
+        if "default" in node and self.spec.kind == "asyncapi":  # openapi-spec-validator does OAS
+            self.add(join(pointer, "default"), node["default"], pointer)
         examples = node.get("examples")
         if isinstance(examples, list):
             for index, value in enumerate(examples):
