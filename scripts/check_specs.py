@@ -12,7 +12,9 @@ Checks (each problem carries the check's name in brackets):
 - ``openapi-schema``: openapi-spec-validator (OpenAPI 3.1).
 - ``asyncapi-schema``: the official AsyncAPI 3.0.0 JSON Schema vendored in ``specs/vendor/``
   (Draft 7).
-- ``ref``: every ``$ref`` is internal (``#/...``) and resolves, in both specs.
+- ``ref``: every ``$ref`` is internal (``#/...``) and resolves, in both specs; so does every
+  OpenAPI ``discriminator.mapping`` value.
+- ``security``: every OpenAPI security requirement names a defined security scheme.
 - ``channel``: every AsyncAPI operation's ``channel`` points into the root ``channels``, every
   message in its ``messages`` (and in its ``reply``) is one of that channel's messages, and each
   channel's address expressions and ``parameters`` match.
@@ -388,6 +390,62 @@ def check_refs(spec: Spec) -> list[Problem]:
                     spec.file, join(pointer, "$ref"), "ref", f"$ref {ref!r} does not resolve: {exc}"
                 )
             )
+    if spec.kind == "openapi":
+        problems += _discriminator_mappings(spec)
+    return problems
+
+
+def _discriminator_mappings(spec: Spec) -> Iterator[Problem]:
+    """OpenAPI ``discriminator.mapping`` values are refs or schema names; each must exist."""
+    components = spec.doc.get("components")
+    schemas = components.get("schemas") if isinstance(components, dict) else None
+    names = schemas if isinstance(schemas, dict) else {}
+    for node, pointer in walk(spec.doc):
+        discriminator = node.get("discriminator")
+        if not isinstance(discriminator, dict):
+            continue
+        for key, target in _items(discriminator.get("mapping")):
+            at = join(pointer, "discriminator", "mapping", key)
+            if not isinstance(target, str):
+                continue
+            if target.startswith("#"):
+                try:
+                    resolve_ref(spec.doc, target)
+                except LookupError as exc:
+                    yield Problem(
+                        spec.file, at, "ref", f"mapping {target!r} does not resolve: {exc}"
+                    )
+            elif "/" not in target and target not in names:
+                yield Problem(
+                    spec.file, at, "ref", f"mapping {target!r} is not a schema in components"
+                )
+
+
+def check_security(spec: Spec) -> list[Problem]:
+    """Every OpenAPI security requirement names a scheme in ``components.securitySchemes``."""
+    if spec.doc is None:
+        return []
+    components = spec.doc.get("components")
+    schemes = components.get("securitySchemes") if isinstance(components, dict) else None
+    known = set(schemes) if isinstance(schemes, dict) else set()
+    places = [("/security", spec.doc.get("security"))]
+    for pointer in openapi_operations(spec):
+        operation = _operation_at(spec, pointer)[1]
+        places.append((join(pointer, "security"), operation.get("security")))
+    problems = []
+    for pointer, requirements in places:
+        for index, requirement in enumerate(_list(requirements)):
+            for name in requirement if isinstance(requirement, dict) else ():
+                if name not in known:
+                    problems.append(
+                        Problem(
+                            spec.file,
+                            join(pointer, index, name),
+                            "security",
+                            f"security scheme {name!r} is not in components.securitySchemes"
+                            f" (it has: {', '.join(sorted(known)) or 'none'})",
+                        )
+                    )
     return problems
 
 
@@ -920,6 +978,14 @@ def openapi_operations(spec: Spec) -> list[str]:
     return found
 
 
+def _operation_at(spec: Spec, pointer: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The (path item, operation) named by a pointer from ``openapi_operations``."""
+    item_pointer, method = pointer.rsplit("/", 1)
+    found = deref(spec.doc, resolve_pointer(spec.doc, item_pointer), item_pointer)
+    item: dict[str, Any] = found[0] if found else {}
+    return item, item[method]
+
+
 def _is_json(media_type: str) -> bool:
     base = media_type.split(";")[0].strip().lower()
     return base == "application/json" or base.endswith("+json")
@@ -952,10 +1018,7 @@ def _media_without_example(
 def check_operation_responses(spec: Spec, pointer: str) -> list[Problem]:
     """One OpenAPI operation documents its error responses and has example bodies."""
     doc = spec.doc
-    item_pointer, method = pointer.rsplit("/", 1)
-    found = deref(doc, resolve_pointer(doc, item_pointer), item_pointer)
-    item = found[0] if found else {}
-    operation = item[method]
+    item, operation = _operation_at(spec, pointer)
     responses = {str(code).upper(): (code, r) for code, r in _items(operation.get("responses"))}
     at_responses = join(pointer, "responses")
     problems = []
@@ -1018,6 +1081,7 @@ def check_spec(spec: Spec) -> list[Problem]:
     problems += check_examples(spec)
     problems += check_inferred(spec)
     if spec.kind == "openapi":
+        problems += check_security(spec)
         problems += check_responses(spec)
     return problems
 

@@ -139,6 +139,13 @@ def test_inferred_items_give_a_reason(spec: Any) -> None:
     assert problems == [], _report(problems)
 
 
+def test_openapi_security_requirements_name_defined_schemes() -> None:
+    """Every security requirement in specs/openapi.yaml names a defined security scheme."""
+    assert OPENAPI.doc is not None
+    problems = cs.check_security(OPENAPI)
+    assert problems == [], _report(problems)
+
+
 @pytest.mark.parametrize("pointer", _operation_params())
 def test_openapi_operation_documents_errors_and_examples(pointer: str | None) -> None:
     """401/404/422/429+Retry-After/5XX are documented; request and 2xx JSON bodies have examples."""
@@ -340,6 +347,8 @@ MINI_ASYNCAPI: dict[str, Any] = {
 }
 
 Edit = Callable[[dict[str, Any]], None]
+GET = "/paths/~1orders~1{id}/get"
+POST = "/paths/~1orders~1/post"
 
 
 def _parent(doc: Any, pointer: str) -> tuple[Any, str | int]:
@@ -460,11 +469,40 @@ def test_asyncapi_checker_catches_schema_violations(edit: Edit, where: str) -> N
             "/channels/in/messages/ask/$ref",
             id="asyncapi-message-ref",
         ),
+        pytest.param(
+            "openapi",
+            put(
+                "/components/schemas/Order/discriminator",
+                {"propertyName": "kind", "mapping": {"a": "#/components/schemas/A", "b": "B"}},
+            ),
+            [
+                "/components/schemas/Order/discriminator/mapping/a",
+                "/components/schemas/Order/discriminator/mapping/b",
+            ],
+            id="openapi-discriminator-mapping",
+        ),
     ],
 )
-def test_ref_checker_catches_a_dangling_ref(kind: str, edit: Edit, expected: str) -> None:
-    """A $ref to nothing (or outside the file) is reported at the $ref."""
-    assert _pointers(cs.check_refs(planted(kind, edit))) == [expected]
+def test_ref_checker_catches_a_dangling_ref(kind: str, edit: Edit, expected: Any) -> None:
+    """A $ref (or discriminator mapping) to nothing, or outside the file, is reported at it."""
+    expected = expected if isinstance(expected, list) else [expected]
+    assert _pointers(cs.check_refs(planted(kind, edit))) == expected
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        pytest.param(put("/security/0", {"jwt": []}), "/security/0/jwt", id="root"),
+        pytest.param(
+            put(f"{POST}/security", [{"bearer": []}, {"oauth": []}]),
+            f"{POST}/security/1/oauth",
+            id="operation",
+        ),
+    ],
+)
+def test_security_checker_catches_an_undefined_scheme(edit: Edit, expected: str) -> None:
+    """A security requirement naming no defined scheme is reported at the name."""
+    assert _pointers(cs.check_security(planted("openapi", edit))) == [expected]
 
 
 @pytest.mark.parametrize(
@@ -664,10 +702,6 @@ def test_example_checker_rejects_object_shaped_schema_examples() -> None:
 def test_inferred_checker_catches_a_missing_reason(edit: Edit, expected: str) -> None:
     """``x-inferred`` without a one-line reason (or a reason without the flag) is reported."""
     assert _pointers(cs.check_inferred(planted("openapi", edit))) == [expected]
-
-
-GET = "/paths/~1orders~1{id}/get"
-POST = "/paths/~1orders~1/post"
 
 
 @pytest.mark.parametrize(
