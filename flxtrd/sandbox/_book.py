@@ -1,0 +1,284 @@
+"""The order book: resting orders indexed by (generation, country, side) and delivery window.
+
+Layout. One `SideIndex` per (generation, country, side) maps each delivery window to a `Bucket`
+and keeps the windows sorted, so the candidate windows for an order are found by `bisect`
+(one dictionary lookup for `WindowSearch.EXACT`). A `Bucket` holds its orders in one list sorted
+by price-time priority with the BEST order LAST: entries are `(sort_price, -seq, order)` in
+ascending order, where `sort_price` is the price for buys (higher is better) and minus the price
+for sells (lower is better), and `-seq` puts the earlier order last among equal prices. Taking
+the best order is `list.pop()`, walking best-first is `reversed(entries)`, and several buckets are
+walked together with `heapq.merge(..., reverse=True)`.
+
+Deletion is lazy: a filled, cancelled or expired order is only marked (`live = False`) and
+counted in its bucket's `dead`; `Bucket.tidy` pops dead orders off the best end and rebuilds the
+list when more than half of it is dead, so walks skip at most as many dead entries as live ones.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections.abc import Iterable, Iterator
+
+from . import _rules as rules
+from ._rules import WindowSearch
+from ._types import OrderStatus, Side
+
+Entry = tuple[float, int, "RestingOrder"]
+"""A book entry: (sort_price, -seq, order), ascending = worst first."""
+
+_COMPACT_MIN_DEAD = 32
+
+
+class RestingOrder:
+    """The engine's mutable record of one order (both generations)."""
+
+    __slots__ = (
+        "application_key",
+        "baseline",
+        "bucket",
+        "country",
+        "created_ms",
+        "end",
+        "expires_at",
+        "expiry_time",
+        "filled",
+        "generation",
+        "live",
+        "location_ids",
+        "locations",
+        "message_id",
+        "order_id",
+        "owner",
+        "power",
+        "price",
+        "remaining",
+        "seq",
+        "side",
+        "sort_price",
+        "start",
+        "status",
+        "supply",
+        "updated_ms",
+    )
+
+    def __init__(
+        self,
+        *,
+        order_id: int,
+        seq: int,
+        generation: int,
+        side: Side,
+        owner: str,
+        price: float,
+        power: float,
+        start: int,
+        end: int,
+        expiry_time: int,
+        expires_at: int,
+        country: str,
+        location_ids: tuple[str, ...] | None,
+        created_ms: int,
+        application_key: str | None = None,
+        message_id: str | None = None,
+        baseline: object | None = None,
+    ) -> None:
+        self.order_id = order_id
+        self.seq = seq
+        self.generation = generation
+        self.side = side
+        self.owner = owner
+        self.price = float(price)
+        self.sort_price = self.price if side is Side.BUY else -self.price
+        self.power = float(power)
+        self.remaining = self.power
+        self.filled = 0.0
+        self.start = start
+        self.end = end
+        self.expiry_time = expiry_time
+        self.expires_at = expires_at
+        self.country = country
+        self.location_ids = location_ids
+        self.locations: frozenset[str] | None = frozenset(location_ids) if location_ids else None
+        self.created_ms = created_ms
+        self.updated_ms = created_ms
+        self.application_key = application_key
+        self.message_id = message_id
+        self.baseline = baseline
+        self.status: OrderStatus | None = None
+        self.live = False
+        """Whether the order can match now (matching_active or partial_filled, power left)."""
+        self.bucket: Bucket | None = None
+        """The bucket holding the order while it rests in the book."""
+        self.supply = 0.0
+        """Sells only: an upper bound of the power the fitting resting buys could give it."""
+
+    def __repr__(self) -> str:
+        return (
+            f"RestingOrder({self.order_id}, gen{self.generation} {self.side.value} "
+            f"{self.remaining}/{self.power} W @ {self.price}, [{self.start}, {self.end}), "
+            f"{self.status})"
+        )
+
+
+class Bucket:
+    """The orders of one side resting for one delivery window, in price-time priority."""
+
+    __slots__ = ("dead", "end", "entries", "index", "start")
+
+    def __init__(self, index: SideIndex, start: int, end: int) -> None:
+        self.index = index
+        self.start = start
+        self.end = end
+        self.entries: list[Entry] = []
+        self.dead = 0
+
+    def add(self, order: RestingOrder) -> None:
+        """Rest `order` here at its price-time position."""
+        bisect.insort(self.entries, (order.sort_price, -order.seq, order))
+        order.bucket = self
+
+    def best_first(self) -> Iterator[Entry]:
+        """Walk the entries best first (dead ones included; callers skip them)."""
+        return reversed(self.entries)
+
+    def tidy(self) -> None:
+        """Drop dead entries from the best end, compact if mostly dead, unlink if empty."""
+        entries = self.entries
+        while entries and not entries[-1][2].live:
+            entries.pop()[2].bucket = None
+            self.dead -= 1
+        if self.dead >= _COMPACT_MIN_DEAD and 2 * self.dead > len(entries):
+            kept: list[Entry] = []
+            for entry in entries:
+                if entry[2].live:
+                    kept.append(entry)
+                else:
+                    entry[2].bucket = None
+            self.entries = kept
+            self.dead = 0
+        if not self.entries:
+            self.dead = 0
+            self.index.remove(self)
+
+    def live_count(self) -> int:
+        """Number of live orders resting here."""
+        return len(self.entries) - self.dead
+
+
+class SideIndex:
+    """The buckets of one (generation, country, side), searchable by delivery window."""
+
+    __slots__ = ("buckets", "country", "generation", "max_duration", "side", "windows")
+
+    def __init__(self, generation: int, country: str, side: Side) -> None:
+        self.generation = generation
+        self.country = country
+        self.side = side
+        self.buckets: dict[tuple[int, int], Bucket] = {}
+        self.windows: list[tuple[int, int]] = []
+        self.max_duration = 0
+        """Longest window ever held (only grows; bounds the backwards search)."""
+
+    def bucket_for(self, start: int, end: int) -> Bucket:
+        """The bucket of window `[start, end)`, created if missing."""
+        key = (start, end)
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            bucket = self.buckets[key] = Bucket(self, start, end)
+            bisect.insort(self.windows, key)
+            if end - start > self.max_duration:
+                self.max_duration = end - start
+        return bucket
+
+    def remove(self, bucket: Bucket) -> None:
+        """Forget an empty bucket."""
+        key = (bucket.start, bucket.end)
+        if self.buckets.get(key) is bucket:
+            del self.buckets[key]
+            i = bisect.bisect_left(self.windows, key)
+            del self.windows[i]
+
+    def starting_in(self, lo: int, hi: int) -> list[Bucket]:
+        """The buckets whose window starts in `[lo, hi)`, by start."""
+        windows = self.windows
+        i = bisect.bisect_left(windows, (lo,))
+        j = bisect.bisect_left(windows, (hi,), i)
+        buckets = self.buckets
+        return [buckets[w] for w in windows[i:j]]
+
+
+class Book:
+    """All resting orders of both generations."""
+
+    __slots__ = ("_indexes",)
+
+    def __init__(self) -> None:
+        self._indexes: dict[tuple[int, str, Side], SideIndex] = {}
+
+    def add(self, order: RestingOrder) -> None:
+        """Rest a live order in the book."""
+        key = (order.generation, order.country, order.side)
+        index = self._indexes.get(key)
+        if index is None:
+            index = self._indexes[key] = SideIndex(*key)
+        index.bucket_for(order.start, order.end).add(order)
+
+    def indexes(self) -> Iterable[SideIndex]:
+        """Every side index (for snapshots)."""
+        return self._indexes.values()
+
+    def _fitting(
+        self, index: SideIndex, buy: tuple[int, int] | None, sell: tuple[int, int] | None
+    ) -> list[Bucket]:
+        """Buckets of `index` whose window fits the given buy or sell window."""
+        generation = index.generation
+        search = rules.window_search(generation)
+        fits = rules.windows_fit
+        if buy is not None:  # looking for sells fitting this buy window
+            bs, be = buy
+            if search is WindowSearch.EXACT:
+                bucket = index.buckets.get(buy)
+                candidates = [bucket] if bucket is not None else []
+            elif search is WindowSearch.SELL_WITHIN_BUY:
+                candidates = index.starting_in(bs, be)
+            else:
+                candidates = index.starting_in(bs - index.max_duration + 1, be)
+            return [b for b in candidates if fits(generation, bs, be, b.start, b.end)]
+        assert sell is not None  # looking for buys fitting this sell window
+        ss, se = sell
+        if search is WindowSearch.EXACT:
+            bucket = index.buckets.get(sell)
+            candidates = [bucket] if bucket is not None else []
+        elif search is WindowSearch.SELL_WITHIN_BUY:
+            candidates = index.starting_in(se - index.max_duration, ss + 1)
+        else:
+            candidates = index.starting_in(ss - index.max_duration + 1, se)
+        return [b for b in candidates if fits(generation, b.start, b.end, ss, se)]
+
+    def sells_for(self, buy: RestingOrder) -> list[Bucket]:
+        """Sell buckets whose window fits `buy` (same generation and country)."""
+        index = self._indexes.get((buy.generation, buy.country, Side.SELL))
+        if index is None or not index.buckets:
+            return []
+        return self._fitting(index, (buy.start, buy.end), None)
+
+    def buys_for(self, sell: RestingOrder) -> list[Bucket]:
+        """Buy buckets whose window fits `sell` (same generation and country)."""
+        index = self._indexes.get((sell.generation, sell.country, Side.BUY))
+        if index is None or not index.buckets:
+            return []
+        return self._fitting(index, None, (sell.start, sell.end))
+
+
+def best_first(buckets: list[Bucket], extra: RestingOrder | None = None) -> Iterator[Entry]:
+    """Walk the entries of several buckets (plus one order not in the book) best first."""
+    if extra is None:
+        if len(buckets) == 1:
+            return reversed(buckets[0].entries)
+        if not buckets:
+            return iter(())
+    iterators: list[Iterator[Entry]] = [reversed(b.entries) for b in buckets]
+    if extra is not None:
+        iterators.append(iter(((extra.sort_price, -extra.seq, extra),)))
+    return heapq.merge(*iterators, reverse=True)
