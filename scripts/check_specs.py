@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Check specs/openapi.yaml and specs/asyncapi.yaml beyond what their official schemas check.
 
-Run ``python scripts/check_specs.py`` from anywhere: it prints one line per problem, each naming
-the file and the JSON pointer (or YAML line) of the failure, and exits 1 when there is any.
+Run ``python scripts/check_specs.py`` from anywhere (``--openapi``/``--asyncapi`` pick other
+files): it prints one line per problem, ``file[:yaml-line]#/json/pointer: [check] message``, and
+exits 1 when there is any. ``tests/unit/test_specs.py`` runs the same checks as tests.
 
 Checks (each problem carries the check's name in brackets):
 
@@ -237,7 +238,7 @@ def _key_text(key: Any) -> str:
 
 _SpecLoader.add_constructor(
     "tag:yaml.org,2002:timestamp",
-    lambda loader, node: loader.construct_scalar(node),  # type: ignore[arg-type]
+    lambda loader, node: loader.construct_scalar(node),
 )
 
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -488,7 +489,7 @@ def _messages_in_channel(
     messages = owner.get("messages")
     if not isinstance(messages, list):
         return
-    available = channel.get("messages") if isinstance(channel.get("messages"), dict) else {}
+    available: dict[str, Any] = dict(_items(channel.get("messages")))
     names = ", ".join(available) or "none"
     prefix = channel_ref + "/messages/"
     for index, message in enumerate(messages):
