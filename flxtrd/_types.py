@@ -1,0 +1,642 @@
+"""The public domain types, one implementation behind two spellings.
+
+Each type is one class that accepts both the seed README's spelling and flxtrd 0.2.9's, and the
+0.2.9 names are the same class objects (``FlexUser is User``)::
+
+    seed README                                   flxtrd 0.2.9
+    User(name=, password=, accessToken=)          FlexUser(name=, password=, access_token=,
+                                                           app_key=, user_id=, devices=)
+    Broker(ip=)                                   FlexBroker(url=, port=5671, ...)
+    Market(ip=, broker=Broker(ip=))               FlexMarket(market_url=, market_port=443,
+                                                             broker_url=None, broker_port=5671)
+    Flexibility(wattage=W, starttime=ms,          FlexResource(power_w=W, start_time_epoch_s=s,
+                duration=ms, expirationtime=ms)                duration_min=min,
+                                                               order_expiration_min=min)
+    MarketOrder(type=, price=, flexibility=)      MarketOrder(order_type=, price_eur=, resource=)
+    OrderType.ASK / OrderType.BID                 ASK / BID
+
+A :class:`Flexibility` holds one internal representation whichever spelling built it: power in
+W (float), delivery start in epoch ms (int), runtime in ms (int), order expiration in epoch ms
+(int), and ``totalenergy_wh = power_w * runtime_ms / 3_600_000``.
+
+**Expiration.** ``expirationtime`` (seed) is an absolute epoch-ms time. ``order_expiration_min``
+(0.2.9) means: the order expires that many minutes after the object is built (``now_ms``,
+injectable), but never later than the delivery start::
+
+    expiration_ms = min(now_ms + order_expiration_min * 60_000, start_ms)
+
+(0.2.9 computed ``start + validity``, an expiration after delivery had begun; not copied.)
+Without either, the order expires at the delivery start. An expiration after the delivery
+start is refused.
+
+Secrets stay out of ``repr()``: a user's password and tokens show as ``'***'``.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import numbers
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from flxtrd._errors import FlexValidationError
+from flxtrd._line_protocol import OrderLine
+from flxtrd._validation import (
+    POSITIVE,
+    current_time_ms,
+    require_finite,
+    require_in_future,
+    require_non_negative,
+    require_not_after,
+    require_positive,
+    require_string,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "ASK",
+    "BID",
+    "Broker",
+    "FlexBroker",
+    "FlexDevice",
+    "FlexMarket",
+    "FlexResource",
+    "FlexResponse",
+    "FlexUser",
+    "Flexibility",
+    "Market",
+    "MarketOrder",
+    "OrderType",
+    "User",
+]
+
+MS_PER_MIN = 60_000
+MS_PER_HOUR = 3_600_000
+MAX_APPLICATION_KEY_LENGTH = 256
+_INT64_MAX = 2**63 - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_HIDDEN = "'***'"
+
+
+class OrderType(str, enum.Enum):
+    """The side of an order: ``ASK`` sells flexibility, ``BID`` buys it.
+
+    The value is the line-protocol measurement and AMQP routing key (``"ask"``/``"bid"``);
+    :attr:`side` is the generation-2 name (``"sell"``/``"buy"``). ``OrderType("sell")`` and
+    ``OrderType("BUY")`` are accepted too. ``str()`` and f-strings give the value on every
+    Python version.
+    """
+
+    ASK = "ask"
+    BID = "bid"
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    @property
+    def side(self) -> str:
+        """The generation-2 side: ``"sell"`` for ASK, ``"buy"`` for BID."""
+        return "sell" if self is OrderType.ASK else "buy"
+
+    @classmethod
+    def _missing_(cls, value: object) -> OrderType | None:
+        if isinstance(value, str):
+            key = value.strip().lower()
+            return {"ask": cls.ASK, "sell": cls.ASK, "bid": cls.BID, "buy": cls.BID}.get(key)
+        return None
+
+
+ASK = OrderType.ASK
+BID = OrderType.BID
+
+
+def _pick(name_a: str, a: Any, name_b: str, b: Any) -> tuple[str, Any]:
+    """Resolve one value given under either of two spellings; both at once is a TypeError."""
+    if a is not None and b is not None:
+        raise TypeError(f"pass {name_a}= or {name_b}=, not both")
+    return (name_b, b) if a is None else (name_a, a)
+
+
+def _hide(secret: str | None) -> str:
+    return "None" if secret is None else _HIDDEN
+
+
+def _require_port(field_name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise FlexValidationError(field_name, "must be an integer in 1..65535", value)
+    return value
+
+
+def _require_host(field_name: str, value: object) -> str:
+    return require_string(field_name, value, 2048)
+
+
+# --- accounts and endpoints ----------------------------------------------------------------
+
+
+@dataclass(repr=False)
+class FlexDevice:
+    """A device (metering point) of a user, with its access token and application key.
+
+    Field names are flxtrd 0.2.9's. ``accessToken`` is hidden from ``repr()``.
+    """
+
+    deviceName: str | None = None
+    deviceId: str | None = None
+    accessToken: str | None = None
+    appKey: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"FlexDevice(deviceName={self.deviceName!r}, deviceId={self.deviceId!r},"
+            f" accessToken={_hide(self.accessToken)}, appKey={self.appKey!r})"
+        )
+
+
+@dataclass(init=False, repr=False)
+class User:
+    """A market account: login e-mail and password, and the device it trades for.
+
+    Accepts the seed spelling ``User(name=, password=, accessToken=)`` and the 0.2.9 spelling
+    ``FlexUser(name, password, access_token, app_key, user_id, devices)``. ``app_key`` (the
+    application key, a location ``_id``) and ``user_id`` are filled in by the login. The
+    object is mutable, like 0.2.9's. ``password`` and ``access_token`` are hidden from
+    ``repr()``; register them with the logging secrets filter before logging anything.
+    """
+
+    name: str | None
+    password: str | None
+    access_token: str | None
+    app_key: str | None
+    user_id: str | None
+    devices: list[FlexDevice] | None
+
+    def __init__(
+        self,
+        name: str | None = None,
+        password: str | None = None,
+        access_token: str | None = None,
+        app_key: str | None = None,
+        user_id: str | None = None,
+        devices: list[FlexDevice] | None = None,
+        *,
+        accessToken: str | None = None,
+    ) -> None:
+        self.name = name
+        self.password = password
+        self.access_token = _pick("access_token", access_token, "accessToken", accessToken)[1]
+        self.app_key = app_key
+        self.user_id = user_id
+        self.devices = devices
+
+    @property
+    def accessToken(self) -> str | None:
+        """The seed README's spelling of :attr:`access_token`."""
+        return self.access_token
+
+    @accessToken.setter
+    def accessToken(self, value: str | None) -> None:
+        self.access_token = value
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(name={self.name!r}, password={_hide(self.password)},"
+            f" access_token={_hide(self.access_token)}, app_key={self.app_key!r},"
+            f" user_id={self.user_id!r}, devices={self.devices!r})"
+        )
+
+
+@dataclass(init=False)
+class Broker:
+    """The market's AMQP broker: host, port (5671, TLS), exchanges and virtual host.
+
+    Accepts ``Broker(ip=host)`` (seed) and ``FlexBroker(url=host, port=5671)`` (0.2.9); the
+    host is stored as :attr:`url`, with :attr:`ip` as an alias. Orders go to exchange
+    ``exchangename`` (``"in"``), replies come from ``tickeroutexname`` (``"ticker-out"``).
+    """
+
+    url: str
+    port: int
+    tickeroutexname: str
+    exchangename: str
+    vhost: str
+
+    def __init__(
+        self,
+        url: str | None = None,
+        port: int = 5671,
+        tickeroutexname: str = "ticker-out",
+        exchangename: str = "in",
+        *,
+        ip: str | None = None,
+        vhost: str = "/",
+    ) -> None:
+        name, host = _pick("url", url, "ip", ip)
+        if host is None:
+            raise TypeError("Broker() needs the broker host: url= or ip=")
+        self.url = _require_host(name, host)
+        self.port = _require_port("port", port)
+        self.tickeroutexname = require_string("tickeroutexname", tickeroutexname, 255)
+        self.exchangename = require_string("exchangename", exchangename, 255)
+        self.vhost = require_string("vhost", vhost, 255)
+
+    @property
+    def ip(self) -> str:
+        """The seed README's spelling of :attr:`url` (the broker host)."""
+        return self.url
+
+    @ip.setter
+    def ip(self, value: str) -> None:
+        self.url = value
+
+    def __str__(self) -> str:
+        return f"{type(self).__name__} url:{self.url} port:{self.port}"
+
+
+@dataclass(init=False)
+class Market:
+    """The market: REST host and port (443), and its :class:`Broker`.
+
+    Accepts ``Market(ip=host, broker=Broker(ip=host))`` (seed) and
+    ``FlexMarket(market_url=host, market_port=443, broker_url=None, broker_port=5671)``
+    (0.2.9; the broker defaults to the market host). ``url`` and ``ip`` are aliases of
+    :attr:`market_url`, ``market_port`` of :attr:`port`.
+    """
+
+    market_url: str
+    port: int
+    broker: Broker
+
+    def __init__(
+        self,
+        market_url: str | None = None,
+        market_port: int = 443,
+        broker_url: str | None = None,
+        broker_port: int = 5671,
+        *,
+        ip: str | None = None,
+        broker: Broker | None = None,
+    ) -> None:
+        name, host = _pick("market_url", market_url, "ip", ip)
+        if host is None:
+            raise TypeError("Market() needs the market host: market_url= or ip=")
+        self.market_url = _require_host(name, host)
+        self.port = _require_port("market_port", market_port)
+        if broker is None:
+            broker = Broker(url=host if broker_url is None else broker_url, port=broker_port)
+        elif broker_url is not None or broker_port != 5671:
+            raise TypeError("pass broker= or broker_url=/broker_port=, not both")
+        elif not isinstance(broker, Broker):
+            raise FlexValidationError("broker", "must be a Broker (FlexBroker)", broker)
+        self.broker = broker
+
+    @property
+    def url(self) -> str:
+        """Alias of :attr:`market_url` (0.2.9 kept both)."""
+        return self.market_url
+
+    @url.setter
+    def url(self, value: str) -> None:
+        self.market_url = value
+
+    @property
+    def ip(self) -> str:
+        """The seed README's spelling of :attr:`market_url`."""
+        return self.market_url
+
+    @ip.setter
+    def ip(self, value: str) -> None:
+        self.market_url = value
+
+    @property
+    def market_port(self) -> int:
+        """The 0.2.9 constructor's spelling of :attr:`port`."""
+        return self.port
+
+
+# --- what is traded ------------------------------------------------------------------------
+
+
+def _iso_ms(epoch_ms: int) -> str:
+    """Epoch ms as ISO 8601 UTC with milliseconds, e.g. ``2026-12-01T10:00:00.000Z``."""
+    try:
+        moment = _EPOCH + timedelta(milliseconds=epoch_ms)
+    except OverflowError:
+        return str(epoch_ms)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _whole(field_name: str, value: object, scale: int) -> int:
+    """``value * scale`` as an int (exact for ints, rounded to the nearest for floats)."""
+    number = require_finite(field_name, value)
+    ms = int(value) * scale if isinstance(value, numbers.Integral) else round(number * scale)
+    if abs(ms) > _INT64_MAX:
+        raise FlexValidationError(field_name, "must fit a 64-bit integer of ms", value)
+    return ms
+
+
+@dataclass(frozen=True, init=False)
+class Flexibility:
+    """A tradable flexibility: a power over a delivery window, and when the order expires.
+
+    Build it with the seed spelling, in W and milliseconds::
+
+        Flexibility(wattage=2500, starttime=1796202000000, duration=900000,
+                    expirationtime=1796201100000)
+
+    or the 0.2.9 spelling, in W, seconds and minutes (positional works too)::
+
+        FlexResource(power_w=2500, start_time_epoch_s=1796202000, duration_min=15,
+                     order_expiration_min=30)
+
+    Each quantity takes one spelling; giving both spellings of one quantity is a TypeError.
+    Float times are rounded to the nearest ms. ``order_expiration_min`` expires the order that
+    many minutes after ``now_ms`` (default: now), clamped to the delivery start; without any
+    expiration the order expires at the delivery start.
+
+    Rules that do not depend on the clock are checked here (power finite and > 0, runtime > 0,
+    expiration not after the start); :meth:`validate` also checks that start and expiration are
+    in the future, and runs before an order is sent. Instances are immutable.
+    """
+
+    power_w: float
+    start_ms: int
+    runtime_ms: int
+    expiration_ms: int
+    order_expiration_min: float | None = field(default=None, compare=False, repr=False)
+
+    def __init__(
+        self,
+        power_w: float | None = None,
+        start_time_epoch_s: float | None = None,
+        duration_min: float | None = None,
+        order_expiration_min: float | None = None,
+        *,
+        wattage: float | None = None,
+        starttime: float | None = None,
+        duration: float | None = None,
+        expirationtime: float | None = None,
+        now_ms: int | None = None,
+    ) -> None:
+        name, power = _pick("power_w", power_w, "wattage", wattage)
+        if power is None:
+            raise TypeError("Flexibility() needs the power in W: power_w= or wattage=")
+        power_f = require_positive(name, power)
+
+        name, start = _pick("start_time_epoch_s", start_time_epoch_s, "starttime", starttime)
+        if start is None:
+            raise TypeError(
+                "Flexibility() needs the delivery start: start_time_epoch_s= (s) or starttime= (ms)"
+            )
+        start_ms = _whole(name, start, 1000 if name == "start_time_epoch_s" else 1)
+
+        name, length = _pick("duration_min", duration_min, "duration", duration)
+        if length is None:
+            raise TypeError(
+                "Flexibility() needs the duration: duration_min= (min) or duration= (ms)"
+            )
+        require_positive(name, length)
+        runtime_ms = _whole(name, length, MS_PER_MIN if name == "duration_min" else 1)
+        if runtime_ms <= 0:
+            raise FlexValidationError(name, POSITIVE + " (at least 1 ms)", length)
+
+        name, expiry = _pick(
+            "order_expiration_min", order_expiration_min, "expirationtime", expirationtime
+        )
+        expiry_min: float | None = None
+        if expiry is None:
+            expiration_ms = start_ms
+        elif name == "expirationtime":
+            expiration_ms = _whole(name, expiry, 1)
+        else:
+            expiry_min = require_positive(name, expiry)
+            now = current_time_ms() if now_ms is None else now_ms
+            expiration_ms = min(now + _whole(name, expiry, MS_PER_MIN), start_ms)
+        require_not_after("expirationtime", expiration_ms, "the delivery start", start_ms)
+
+        object.__setattr__(self, "power_w", power_f)
+        object.__setattr__(self, "start_ms", start_ms)
+        object.__setattr__(self, "runtime_ms", runtime_ms)
+        object.__setattr__(self, "expiration_ms", expiration_ms)
+        object.__setattr__(self, "order_expiration_min", expiry_min)
+
+    def validate(self, now_ms: int | None = None) -> None:
+        """Check the clock-dependent rules: start and expiration must be in the future."""
+        now = current_time_ms() if now_ms is None else now_ms
+        require_in_future("starttime", self.start_ms, now)
+        require_in_future("expirationtime", self.expiration_ms, now)
+
+    # -- derived and alias attributes (seed and 0.2.9 spellings) --
+
+    @property
+    def totalenergy_wh(self) -> float:
+        """Energy delivered, Wh: ``power_w * runtime_ms / 3_600_000``."""
+        return self.power_w * self.runtime_ms / MS_PER_HOUR
+
+    @property
+    def energy_wh(self) -> float:
+        """0.2.9 spelling of :attr:`totalenergy_wh`."""
+        return self.totalenergy_wh
+
+    @property
+    def end_ms(self) -> int:
+        """Delivery end, epoch ms."""
+        return self.start_ms + self.runtime_ms
+
+    @property
+    def wattage(self) -> float:
+        """Seed spelling of :attr:`power_w` (W)."""
+        return self.power_w
+
+    @property
+    def starttime(self) -> int:
+        """Seed spelling of :attr:`start_ms` (epoch ms)."""
+        return self.start_ms
+
+    @property
+    def duration(self) -> int:
+        """Seed spelling of :attr:`runtime_ms` (ms)."""
+        return self.runtime_ms
+
+    @property
+    def expirationtime(self) -> int:
+        """Seed spelling of :attr:`expiration_ms` (epoch ms)."""
+        return self.expiration_ms
+
+    @property
+    def start_time_epoch_ms(self) -> int:
+        """0.2.9 spelling of :attr:`start_ms`."""
+        return self.start_ms
+
+    @property
+    def start_time_epoch_s(self) -> int:
+        """Delivery start in whole epoch seconds (floored)."""
+        return self.start_ms // 1000
+
+    @property
+    def duration_min(self) -> float:
+        """Runtime in minutes (an int when it is a whole number of minutes)."""
+        whole, rest = divmod(self.runtime_ms, MS_PER_MIN)
+        return whole if rest == 0 else self.runtime_ms / MS_PER_MIN
+
+    @property
+    def expiration_time_epoch_ms(self) -> int:
+        """0.2.9 spelling of :attr:`expiration_ms`."""
+        return self.expiration_ms
+
+    @property
+    def as_dict_human_readable(self) -> dict[str, Any]:
+        """Rounded values and ISO 8601 times, for printing."""
+        return {
+            "power_w": round(self.power_w, 3),
+            "energy_wh": round(self.totalenergy_wh, 3),
+            "start_time": _iso_ms(self.start_ms),
+            "duration_min": self.duration_min,
+            "expiration_time": _iso_ms(self.expiration_ms),
+        }
+
+    def __str__(self) -> str:
+        return json.dumps(self.as_dict_human_readable, indent=4)
+
+
+def _order_type(value: object) -> OrderType:
+    if isinstance(value, str):
+        try:
+            return OrderType(value)
+        except ValueError:
+            pass
+    raise FlexValidationError(
+        "order_type", "must be OrderType.ASK or OrderType.BID ('ask'/'sell', 'bid'/'buy')", value
+    )
+
+
+@dataclass(frozen=True, init=False)
+class MarketOrder:
+    """An order to sell (ASK) or buy (BID) a :class:`Flexibility` at a price.
+
+    Accepts ``MarketOrder(type=OrderType.ASK, price=100, flexibility=flex)`` (seed) and
+    ``MarketOrder(order_type=ASK, price_eur=100, resource=flex)`` (0.2.9, positional works).
+    The price must be finite and >= 0 (0 gives the flexibility away; negative prices are
+    refused). Instances are immutable.
+    """
+
+    order_type: OrderType
+    price_eur: float
+    resource: Flexibility
+
+    def __init__(
+        self,
+        order_type: OrderType | str | None = None,
+        price_eur: float | None = None,
+        resource: Flexibility | None = None,
+        *,
+        type: OrderType | str | None = None,  # the seed README's keyword
+        price: float | None = None,
+        flexibility: Flexibility | None = None,
+    ) -> None:
+        side = _pick("order_type", order_type, "type", type)[1]
+        name, amount = _pick("price_eur", price_eur, "price", price)
+        name_r, flex = _pick("resource", resource, "flexibility", flexibility)
+        if side is None or amount is None or flex is None:
+            raise TypeError(
+                "MarketOrder() needs order_type= (or type=), price_eur= (or price=)"
+                " and resource= (or flexibility=)"
+            )
+        if not isinstance(flex, Flexibility):
+            raise FlexValidationError(name_r, "must be a Flexibility (FlexResource)", flex)
+        object.__setattr__(self, "order_type", _order_type(side))
+        object.__setattr__(self, "price_eur", require_non_negative(name, amount))
+        object.__setattr__(self, "resource", flex)
+
+    def validate(self, now_ms: int | None = None) -> None:
+        """Run every rule, including the clock-dependent ones, before the order is sent."""
+        require_non_negative("price_eur", self.price_eur)
+        self.resource.validate(now_ms)
+
+    def to_order_line(self, application_key: str, *, version: str = "1") -> OrderLine:
+        """The generation-1 line-protocol fields of this order for a device's application key.
+
+        Encode the result with :func:`flxtrd._line_protocol.encode_order_line`.
+        """
+        key = require_string("application_key", application_key, MAX_APPLICATION_KEY_LENGTH)
+        flex = self.resource
+        return OrderLine(
+            side=self.order_type.value,
+            application_key=key,
+            version=version,
+            starttime=flex.start_ms,
+            wattage=flex.power_w,
+            runtime=flex.runtime_ms,
+            totalenergy=flex.totalenergy_wh,
+            price=self.price_eur,
+            expirationtime=flex.expiration_ms,
+        )
+
+    @classmethod
+    def from_order_line(cls, line: OrderLine) -> MarketOrder:
+        """Rebuild an order from decoded line fields (``totalenergy`` is recomputed).
+
+        Raises :class:`FlexValidationError` if the line breaks a clock-independent rule.
+        """
+        return cls(
+            order_type=_order_type(line.side),
+            price_eur=line.price,
+            resource=Flexibility(
+                wattage=line.wattage,
+                starttime=line.starttime,
+                duration=line.runtime,
+                expirationtime=line.expirationtime,
+            ),
+        )
+
+    @property
+    def price(self) -> float:
+        """Seed spelling of :attr:`price_eur`."""
+        return self.price_eur
+
+    @property
+    def flexibility(self) -> Flexibility:
+        """Seed spelling of :attr:`resource`."""
+        return self.resource
+
+    def __str__(self) -> str:
+        return json.dumps(
+            {
+                "order_type": self.order_type.name,
+                "price_eur": round(self.price_eur, 5),
+                "FlexResource": self.resource.as_dict_human_readable,
+            },
+            indent=4,
+        )
+
+    # Defined last: inside the class body, later annotations would see this property.
+    @property
+    def type(self) -> OrderType:
+        """Seed spelling of :attr:`order_type`."""
+        return self.order_type
+
+
+@dataclass
+class FlexResponse:
+    """What a client call returns, as in flxtrd 0.2.9.
+
+    Attributes:
+        request_response: the raw ``httpx.Response`` of a REST call, if any.
+        order_response: what the broker side returned for an order (confirmation, replies).
+        plugin_data: results of the plugins' before/after hooks, keyed by plugin.
+    """
+
+    request_response: httpx.Response | None = None
+    order_response: Any = None
+    plugin_data: dict[str, Any] | None = None
+
+
+# flxtrd 0.2.9 names: the same classes.
+FlexUser = User
+FlexBroker = Broker
+FlexMarket = Market
+FlexResource = Flexibility
