@@ -237,8 +237,11 @@ class FlexStatusError(FlexError):
         return _detail_text(self.body)
 
     def _summary(self) -> str:
-        where = f"{self.method} {self.url_path}" if self.method and self.url_path else "HTTP"
-        text = f"{where} -> {self.status_code} {self._reason()}".rstrip()
+        if self.method and self.url_path:
+            text = f"{self.method} {self.url_path} -> {self.status_code} {self._reason()}"
+        else:
+            text = f"HTTP {self.status_code} {self._reason()}"
+        text = text.rstrip()
         detail = self._detail()
         if detail:
             text = f"{text}: {_short(detail)}"
