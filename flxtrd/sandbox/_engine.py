@@ -208,7 +208,7 @@ class MatchingEngine:
             if isinstance(found, ActionResult):
                 return found
             if found.status not in rules.OPEN_STATUSES:
-                return self._refuse(found, events, f"order {order_id} is {found.status}")
+                return self._refuse(found, events, "cannot be cancelled")
             self._close(found, OrderStatus.CANCELLED, now, events)
             return ActionResult(order_id, found.status, tuple(events))
 
@@ -222,7 +222,7 @@ class MatchingEngine:
             if isinstance(found, ActionResult):
                 return found
             if found.status is not OrderStatus.AWAITING_BASELINE_DATA:
-                return self._refuse(found, events, f"order {order_id} is {found.status}")
+                return self._refuse(found, events, "is not awaiting baseline data")
             found.baseline = baseline
             self._set_status(found, OrderStatus.ACCEPTED, now, events)
             self._activate(found, now, events)
@@ -521,7 +521,10 @@ class MatchingEngine:
     ) -> None:
         previous = ro.status
         if status not in rules.STATUS_TRANSITIONS[previous]:
-            raise RuntimeError(f"illegal transition {previous} -> {status} of order {ro.order_id}")
+            raise RuntimeError(
+                f"illegal transition {previous and previous.value} -> {status.value} "
+                f"of order {ro.order_id}"
+            )
         ro.status = status
         ro.updated_ms = now
         if status in _TERMINAL:
@@ -557,16 +560,18 @@ class MatchingEngine:
         ro = self._orders.get(order_id)
         if ro is None:
             return ActionResult(
-                order_id, None, tuple(events), ActionError.NOT_FOUND, f"no order {order_id}"
+                order_id, None, tuple(events), ActionError.NOT_FOUND, f"No order {order_id}"
             )
         if ro.owner != owner:
             return ActionResult(
                 order_id, None, tuple(events), ActionError.NOT_OWNER,
-                f"order {order_id} is not an order of {owner!r}",
+                f"Order {order_id} is not an order of {owner!r}",
             )  # fmt: skip
         return ro
 
-    def _refuse(self, ro: RestingOrder, events: list[Event], reason: str) -> ActionResult:
+    def _refuse(self, ro: RestingOrder, events: list[Event], what: str) -> ActionResult:
+        assert ro.status is not None
+        reason = f"Order {ro.order_id} is {ro.status.value} and {what}"
         return ActionResult(ro.order_id, ro.status, tuple(events), ActionError.WRONG_STATUS, reason)
 
     # ----------------------------------------------------------------------------------------
