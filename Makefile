@@ -26,10 +26,11 @@ regenerate:  ## Rewrite generated/ from specs/
 check-generated:  ## Fail if generated/ differs from what specs/ produce
 	$(BIN)/python scripts/regenerate --check
 
-lint:  ## ruff (lint + format check) and mypy --strict on flxtrd/
+lint:  ## ruff (lint + format check), mypy --strict on flxtrd/, spec validation
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/python scripts/check_specs.py
 
 test: install lint check-generated  ## Lint, check generated/, run every test
 	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(BIN)/pytest

@@ -84,7 +84,7 @@ class OrderLine(Struct):
     price: Annotated[
         float,
         Meta(
-            description="Limit price; the field is `askingprice` for an ask and `biddingprice` for a bid.",
+            description="Limit price in the generation-1 price unit (EUR/kWh on current deployments); the field is `askingprice` for an ask and `biddingprice` for a bid.",
             ge=0.0,
         ),
     ]
@@ -102,7 +102,12 @@ class Tick(Struct, tag_field="msg_type", tag="tick"):
     trade_time: Annotated[
         datetime, Meta(description="When the trade happened, ISO 8601 UTC.")
     ]
-    price: Annotated[float, Meta(description="Trade price.")]
+    price: Annotated[
+        float,
+        Meta(
+            description="Trade price, the market's generation-1 price unit (EUR/kWh on current deployments)."
+        ),
+    ]
     start_time: Annotated[
         datetime,
         Meta(description="Delivery start of the traded flexibility, ISO 8601 UTC."),
@@ -119,7 +124,12 @@ class ClosedOrder(Struct):
     ]
     ask_user: Annotated[str, Meta(description="The seller's user id.")]
     bid_user: Annotated[str, Meta(description="The buyer's user id.")]
-    price: Annotated[float, Meta(description="Deal price (pay-as-bid).")]
+    price: Annotated[
+        float,
+        Meta(
+            description="Deal price (pay-as-bid), the generation-1 price unit (EUR/kWh on current deployments)."
+        ),
+    ]
     totalenergy: Annotated[float, Meta(description="Energy of the order, Wh.", ge=0.0)]
     energy: Annotated[
         float, Meta(description="Energy traded in this match, Wh.", ge=0.0)

@@ -24,9 +24,9 @@ class Deal:
         time (datetime.datetime): When the deal was made, ISO 8601 UTC.
         starttime (int): Delivery start, ms since epoch.
         runtime (int): Delivery duration, ms.
-        price (float): Deal price (generation-1 price unit, per order).
+        price (float): Deal price, the generation-1 price unit (EUR/kWh on current deployments).
         totalenergy (float): Energy traded, Wh.
-        totalprice (float): Total price of the deal.
+        totalprice (float): Total price of the deal, EUR (price x totalenergy / 1000).
     """
 
     time: datetime.datetime
