@@ -1,0 +1,393 @@
+"""The sync client, :class:`FlexAPIClient`: REST over one ``httpx.Client`` pool, orders over AMQP.
+
+Compatible with the seed README and flxtrd 0.2.9::
+
+    client = FlexAPIClient(base_url="localhost", user=user, market=market)
+    response, err = client.make_request("POST", "/users/login", data={...})
+    response, err = client.send_order(method="", endpoint="ask", verify_ssl=False, order=order)
+    client.trade_protocol.close_connection()
+
+and typed::
+
+    with FlexAPIClient(base_url="https://test.glocalflexmarket.com", user=user) as client:
+        order = client.orders.place(side="buy", power_w=2500, price_eur_per_kwh=0.25, ...)
+        client.orders.cancel(order.id)
+
+Configuration, request building and error mapping live in ``flxtrd._base_client`` (shared with
+the async client); this module does the sync I/O and delegates orders to the trading protocol
+``flxtrd._amqp.AmpqAPI`` (imported on first use, so ``import flxtrd`` never imports kombu).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
+
+import httpx
+from glocalflex_rest.models import Deal, LoginResponse
+
+from flxtrd._auth import AuthPlugin, Identity
+from flxtrd._base_client import BaseFlexAPIClient, Operation, PreparedRequest, RawResponse, T
+from flxtrd._errors import ConfigurationError, FlexError, FlexValidationError
+from flxtrd._log import get_logger
+from flxtrd._plugins import BasePlugin
+from flxtrd._resources import Contracts, Orders, RawContracts, RawOrders
+from flxtrd._rest import RestAPI, list_deals_op
+from flxtrd._retry import RetryPolicy
+from flxtrd._types import FlexResponse, Market, User
+
+__all__ = ["FlexAPIClient"]
+
+_logger = get_logger("client")
+
+
+class _WithRawResponse:
+    """``client.with_raw_response``: the typed calls returning :class:`~flxtrd.RawResponse`."""
+
+    def __init__(self, client: FlexAPIClient) -> None:
+        self._client = client
+        self.orders = RawOrders(client)
+        self.contracts = RawContracts(client)
+
+    def deals(
+        self, relative_time: str = "1h", *, if_none_match: str | None = None
+    ) -> RawResponse[list[Deal] | None]:
+        """:meth:`FlexAPIClient.deals` with the raw response (for its ``ETag``)."""
+        return self._client._call_raw(list_deals_op(relative_time, if_none_match=if_none_match))
+
+
+class FlexAPIClient(BaseFlexAPIClient):
+    """The GLocalFlex Market client (sync): REST calls, typed resources, orders over AMQP.
+
+    Arguments (all optional; unset ones come from the environment, see ``flxtrd._config``):
+        market, base_url, market_url: where the market is (``base_url`` wins; a bare host means
+            ``https://host``). ``"sandbox://"`` selects the embedded sandbox market.
+        user, access_token: the account (``User(name=, password=, accessToken=)``).
+        plugins: extra :class:`~flxtrd.BasePlugin` s; an :class:`~flxtrd.AuthPlugin` is added first
+            unless one is given.
+        verify_ssl: TLS certificate verification (default on); ``ca_bundle`` trusts a private CA.
+        broker_url: the AMQP broker URL (default: ``FLXTRD_BROKER_URL``, else from ``market``).
+        location_id: which of the account's locations (application key) to trade for.
+        timeout, max_retries, retry_policy: REST timeouts and retries (defaults in
+            ``flxtrd._constants``).
+        transport, http_client: the REST network edge (an ``httpx.BaseTransport``, wrapped with
+            retries, or an ``httpx.Client`` used as given).
+        request_protocol, trade_protocol: a :class:`~flxtrd.RestAPI` / trading protocol instance
+            (or class) to use instead of the default ones.
+        clock, sleep, random: injectable time source (epoch s), retry sleep and jitter source.
+    """
+
+    def __init__(
+        self,
+        market: Market | None = None,
+        base_url: str | None = None,
+        market_url: str | None = None,
+        access_token: str | None = None,
+        user: User | None = None,
+        request_protocol: RestAPI | type[RestAPI] | None = None,
+        trade_protocol: Any = None,
+        plugins: Iterable[BasePlugin] | None = None,
+        verify_ssl: bool = True,
+        *,
+        broker_url: str | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        location_id: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+        http_client: httpx.Client | None = None,
+        headers: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
+        random: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__(
+            market,
+            base_url,
+            market_url,
+            access_token,
+            user,
+            plugins,
+            verify_ssl,
+            broker_url=broker_url,
+            ca_bundle=ca_bundle,
+            location_id=location_id,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_policy=retry_policy,
+            headers=headers,
+            env=env,
+            clock=clock,
+        )
+        self._sleep: Callable[[float], None] = sleep if sleep is not None else time.sleep
+        if isinstance(request_protocol, RestAPI):
+            self.request_protocol: RestAPI = request_protocol
+        elif request_protocol is None or request_protocol is RestAPI:
+            self.request_protocol = RestAPI(
+                self.endpoint,
+                verify_ssl=verify_ssl,
+                ca_bundle=ca_bundle,
+                timeout=self.timeout,
+                retry_policy=self.retry_policy,
+                transport=transport,
+                http_client=http_client,
+                sleep=sleep,
+                clock=clock,
+                random=random,
+            )
+        else:
+            raise ConfigurationError(
+                "request_protocol must be a RestAPI instance (or the RestAPI class)"
+            )
+        if isinstance(trade_protocol, type) or (
+            trade_protocol is not None and not hasattr(trade_protocol, "send_order")
+        ):
+            self._trade_factory: Callable[..., Any] | None = trade_protocol
+            self._trade: Any = None
+        else:
+            self._trade_factory = None
+            self._trade = trade_protocol
+        self._trade_connected = False
+        self._trade_has_identity = self._trade is not None
+        self.orders = Orders(self)
+        self.contracts = Contracts(self)
+        self.with_raw_response = _WithRawResponse(self)
+
+    # -- REST ---------------------------------------------------------------------------------
+
+    def _auth_send(self, request: httpx.Request) -> httpx.Response:
+        """Send one of the auth plugin's requests (no plugins, retries allowed)."""
+        return self.request_protocol.send(request)
+
+    def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, dict[str, Any]]:
+        """Run plugins, send, log in again and resend once on a 401 to our token, run plugins."""
+        chain = self._chain
+        plugin_data = chain.before(
+            prepared.method, prepared.url, prepared.headers, prepared.params, prepared.data
+        )
+        response = self.request_protocol.send(self._request(prepared))
+        auth = self._auth
+        if (
+            response.status_code == 401
+            and auth is not None
+            and auth.reauthenticate(prepared.headers.get("Authorization"))
+        ):
+            response.close()
+            auth.before_request(
+                method=prepared.method,
+                url=prepared.url,
+                headers=prepared.headers,
+                params=prepared.params,
+                data=prepared.data,
+            )
+            response = self.request_protocol.send(self._request(prepared))
+        chain.after(response, plugin_data)
+        return response, plugin_data
+
+    def make_request(
+        self,
+        method: str,
+        endpoint: str,
+        params: Any = None,
+        data: Any = None,
+        ssl: bool | None = None,
+        *,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry: bool = False,
+    ) -> tuple[FlexResponse, FlexError | None]:
+        """Send any REST call; return ``(FlexResponse, err)``, ``err`` None only for a 2xx.
+
+        ``response.request_response`` is the raw ``httpx.Response`` (``None`` when nothing
+        came back). ``json=`` sends a JSON body, ``data=`` a form; ``retry=True`` lets a POST be
+        retried; ``ssl=False`` (flxtrd 0.2.9) sends a bare-host call over plain HTTP.
+        """
+        try:
+            prepared = self._prepare(
+                method,
+                endpoint,
+                params=params,
+                data=data,
+                json=json,
+                headers=headers,
+                ssl=ssl,
+                retry=retry,
+                timeout=timeout,
+            )
+            response, plugin_data = self._send(prepared)
+        except FlexError as err:
+            if _logger.isEnabledFor(logging.DEBUG):
+                _logger.debug("%s %s failed: %s", method, endpoint, err)
+            return self._result(None, None, err)
+        return self._result(response, plugin_data, None)
+
+    def _call(self, op: Operation[T]) -> T:
+        """Run a typed operation; return its model or raise the mapped error."""
+        response, _ = self._send(self._prepare_op(op))
+        return self._finish(op, response)
+
+    def _call_raw(self, op: Operation[T]) -> RawResponse[T]:
+        """Run a typed operation; return the model with the raw response and plugin data."""
+        response, plugin_data = self._send(self._prepare_op(op))
+        return RawResponse(response, self._finish(op, response), plugin_data or None)
+
+    def _require_auth(self) -> AuthPlugin:
+        if self._auth is None:
+            raise ConfigurationError("no AuthPlugin installed; add one with client.add_plugin()")
+        return self._auth
+
+    def login(self) -> LoginResponse:
+        """Log in with e-mail and password (generation 1); fills the user id and application key."""
+        return self._require_auth().login()
+
+    def authenticate(self) -> Identity:
+        """Authenticate once (device token lookup or login) and return the broker identity."""
+        return self._require_auth().identity()
+
+    def deals(
+        self, relative_time: str = "1h", *, if_none_match: str | None = None
+    ) -> list[Deal] | None:
+        """Recent deals (generation 1); ``None`` when ``if_none_match`` still matches (304)."""
+        return self._call(list_deals_op(relative_time, if_none_match=if_none_match))
+
+    # -- orders (delegated to the trading protocol) -------------------------------------------
+
+    def _new_trade_protocol(self, verify_ssl: bool) -> Any:
+        """Create the trading protocol for the current identity (kombu imported only now)."""
+        factory = self._trade_factory
+        if factory is None:
+            from flxtrd._amqp import AmpqAPI
+
+            factory = AmpqAPI
+        return factory(**self._trade_kwargs(verify_ssl))
+
+    @property
+    def trade_protocol(self) -> Any:
+        """The trading protocol (an ``AmpqAPI``), made on first use, connected on first order."""
+        if self._trade is None:
+            self._trade = self._new_trade_protocol(True)
+            self._trade_has_identity = bool(self.user.user_id and self.user.app_key)
+        return self._trade
+
+    @trade_protocol.setter
+    def trade_protocol(self, protocol: Any) -> None:
+        self._trade = protocol
+        self._trade_connected = False
+        self._trade_has_identity = True
+
+    def _connected_trade(self, verify_ssl: bool = True) -> Any:
+        """Authenticate (once), create the protocol if needed and connect it (once)."""
+        if self._auth is not None:
+            self._auth.identity()
+        if self._trade is not None and not self._trade_has_identity and not self._trade_connected:
+            self._trade = None  # made before the login by the ``trade_protocol`` property
+        if self._trade is None:
+            self._trade = self._new_trade_protocol(verify_ssl)
+            self._trade_has_identity = True
+        if not self._trade_connected:
+            self._trade.connect()
+            self._trade_connected = True
+        return self._trade
+
+    def connect(self) -> None:
+        """Authenticate and connect to the market's broker (as in flxtrd 0.2.9)."""
+        self._connected_trade()
+
+    def send_order(
+        self,
+        market_order: Any = None,
+        endpoint: str | None = None,
+        method: str | None = None,
+        params: Any = None,
+        data: Any = None,
+        ssl: bool | None = True,
+        verify_ssl: bool = True,
+        *,
+        order: Any = None,
+    ) -> tuple[FlexResponse, FlexError | None]:
+        """Send a market order to the broker; return ``(FlexResponse, err)``.
+
+        ``order=`` (seed) or ``market_order=`` (0.2.9) is the :class:`~flxtrd.MarketOrder`;
+        ``endpoint`` is a routing hint (``"ask"``/``"bid"``; the order type decides). Plugins run
+        before and after; ``response.order_response`` is the broker's receipt.
+        """
+        if market_order is not None and order is not None:
+            raise TypeError("pass order= or market_order=, not both")
+        the_order = order if order is not None else market_order
+        response = FlexResponse()
+        plugin_data: dict[str, Any] = {}
+        err: FlexError | None = None
+        try:
+            if the_order is None:
+                raise FlexValidationError("order", "is required (a MarketOrder)", None)
+            validate = getattr(the_order, "validate", None)
+            if validate is not None:
+                validate(self._now_ms())
+            plugin_data = self._chain.before(method, endpoint, None, params, the_order)
+            protocol = self._connected_trade(verify_ssl)
+            response.order_response = protocol.send_order(the_order, routing_hint=endpoint or None)
+        except FlexError as exc:
+            err = exc
+        response.plugin_data = plugin_data
+        self._chain.after(response, plugin_data)
+        response.plugin_data = plugin_data or None
+        return response, err
+
+    def send_orders(self, orders: Iterable[Any]) -> list[Any]:
+        """Send many orders with pipelined confirms; return one outcome per order."""
+        batch = list(orders)
+        plugin_data = self._chain.before("", "", None, None, batch)
+        outcomes: list[Any] = list(self._connected_trade().send_orders(batch))
+        self._chain.after(outcomes, plugin_data)
+        return outcomes
+
+    def check_market_responses(self) -> list[Any] | None:
+        """The market messages buffered so far, or ``None`` when there are none (as in 0.2.9)."""
+        responses = self._connected_trade().check_market_responses()
+        return list(responses) if responses else None
+
+    def empty_market_responses(self) -> None:
+        """Drop the buffered market messages."""
+        if self._trade is not None:
+            self._trade.empty_market_responses()
+
+    def market_messages(self, timeout: float | None = None) -> Iterator[Any]:
+        """Iterate over incoming market messages, waiting at most ``timeout`` s for each."""
+        iterator: Iterator[Any] = self._connected_trade().market_messages(timeout)
+        return iterator
+
+    def disconnect(self) -> None:
+        """Close the broker connection (as in flxtrd 0.2.9); a no-op when none is open."""
+        if self._trade is not None:
+            self._trade.close_connection()
+        self._trade_connected = False
+
+    def sleep(self, seconds: float) -> None:
+        """Wait while keeping the broker connection alive (as in flxtrd 0.2.9)."""
+        trade_sleep = getattr(self._trade, "sleep", None) if self._trade_connected else None
+        if callable(trade_sleep):
+            trade_sleep(seconds)
+        else:
+            self._sleep(seconds)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the broker connection (if open) and the REST connection pool."""
+        try:
+            if self._trade_connected:
+                self.disconnect()
+        finally:
+            self.request_protocol.close()
+
+    def __enter__(self) -> FlexAPIClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

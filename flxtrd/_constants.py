@@ -1,0 +1,100 @@
+"""Defaults of the REST client in one place: timeouts, retry policy, auth timing, ports, paths.
+
+Change a default here and nowhere else. Nothing in this module imports a third-party package, so
+reading a constant never costs the ``httpx`` import.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DEFAULT_BROKER_PORT",
+    "DEFAULT_CONNECT_TIMEOUT_S",
+    "DEFAULT_MARKET_URL",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_MAX_RETRY_AFTER_S",
+    "DEFAULT_MAX_RETRY_DELAY_S",
+    "DEFAULT_POOL_TIMEOUT_S",
+    "DEFAULT_RETRY_DELAY_S",
+    "DEFAULT_RETRY_JITTER",
+    "DEFAULT_TIMEOUT_S",
+    "ENV_ACCESS_TOKEN",
+    "ENV_BROKER_URL",
+    "ENV_MARKET_URL",
+    "ENV_PASSWORD",
+    "ENV_USERNAME",
+    "HTTPS_PORT",
+    "IDEMPOTENT_METHODS",
+    "LOGIN_PATH",
+    "MEMORY_BROKER_URL",
+    "MPTOKEN_PATH",
+    "OAUTH_CLIENT_ID",
+    "RETRY_OPT_IN_EXTENSION",
+    "RETRY_STATUSES",
+    "SANDBOX_BASE_URL",
+    "SANDBOX_SCHEME",
+    "TOKEN_PATH",
+    "TOKEN_REFRESH_MARGIN_S",
+    "USER_AGENT",
+]
+
+# --- Where --------------------------------------------------------------------------------------
+
+#: Used when neither an argument nor ``FLXTRD_MARKET_URL`` names a market: the public *test*
+#: deployment, so a forgotten setting never trades on a production market.
+DEFAULT_MARKET_URL = "https://test.glocalflexmarket.com"
+HTTPS_PORT = 443
+DEFAULT_BROKER_PORT = 5671
+#: ``sandbox://`` selects the embedded sandbox market (in-process REST transport + broker).
+SANDBOX_SCHEME = "sandbox"
+#: The base URL requests carry in sandbox mode; never resolved, the transport is in-process.
+SANDBOX_BASE_URL = "http://sandbox.flxtrd.invalid"
+#: kombu's in-process transport, the broker of the embedded sandbox.
+MEMORY_BROKER_URL = "memory://"
+
+ENV_MARKET_URL = "FLXTRD_MARKET_URL"
+ENV_BROKER_URL = "FLXTRD_BROKER_URL"
+ENV_USERNAME = "FLXTRD_USERNAME"
+ENV_PASSWORD = "FLXTRD_PASSWORD"
+ENV_ACCESS_TOKEN = "FLXTRD_ACCESS_TOKEN"
+
+# --- Paths of the auth calls (everything else comes from the generated client) ---------------
+
+LOGIN_PATH = "/users/login"
+MPTOKEN_PATH = "/users/mptoken/"
+TOKEN_PATH = "/auth/oauth/v2/token"
+OAUTH_CLIENT_ID = "glocalflexmarket_public_api"
+
+USER_AGENT = "flxtrd-python/0.3"
+
+# --- Timeouts (the generator's default is *no* timeout) ----------------------------------------
+
+DEFAULT_TIMEOUT_S = 30.0  # read, write
+DEFAULT_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_POOL_TIMEOUT_S = 10.0
+
+# --- Retries ------------------------------------------------------------------------------------
+
+#: Retries after the first attempt (so at most 3 attempts).
+DEFAULT_MAX_RETRIES = 2
+#: Backoff before retry n (n = 0, 1, ...) is ``min(DEFAULT_RETRY_DELAY_S * 2**n, MAX)`` shortened
+#: by a random fraction of at most ``DEFAULT_RETRY_JITTER`` ("equal jitter").
+DEFAULT_RETRY_DELAY_S = 0.5
+DEFAULT_MAX_RETRY_DELAY_S = 8.0
+DEFAULT_RETRY_JITTER = 0.25
+#: A ``Retry-After`` longer than this is not waited for: the error is returned to the caller
+#: (``RateLimitError.retry_after`` carries the hint).
+DEFAULT_MAX_RETRY_AFTER_S = 60.0
+#: Statuses worth another try: request timeout, too many requests, and gateway / availability
+#: failures where the server did not process the request.
+RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+#: Methods retried without opt-in (RFC 9110 idempotent methods). A POST (order placement) is
+#: retried only when the caller opts in, or when the connection could not even be opened.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+#: ``httpx.Request.extensions`` key: ``True`` lets the retry transport retry a non-idempotent
+#: request (the client sets it for ``retry=True`` calls and for the side-effect-free auth calls).
+RETRY_OPT_IN_EXTENSION = "flxtrd_retry_non_idempotent"
+
+# --- Auth ---------------------------------------------------------------------------------------
+
+#: Refresh a generation-2 access token this long before it expires.
+TOKEN_REFRESH_MARGIN_S = 60.0
