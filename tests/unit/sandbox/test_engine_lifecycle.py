@@ -21,6 +21,7 @@ from flxtrd.sandbox import (
     MatchingEngine,
     OrderStatus,
     OrderStatusChanged,
+    OrderView,
     RejectCode,
     SettlementStatus,
     Side,
@@ -84,6 +85,14 @@ def statuses(events: tuple[Event, ...], order_id: int | None) -> list[OrderStatu
     ]
 
 
+def view(e: MatchingEngine, order_id: int | None) -> OrderView:
+    """The snapshot of an order that must exist."""
+    assert order_id is not None
+    found = e.get(order_id)
+    assert found is not None
+    return found
+
+
 def trades(result: SubmitResult) -> list[Trade]:
     """The trades among a result's events."""
     return [e for e in result.events if isinstance(e, Trade)]
@@ -100,7 +109,7 @@ def test_gen1_expires_at_expirationtime() -> None:
     (event,) = e.advance(T0 + 5_000)
     assert isinstance(event, Expired)
     assert (event.order_id, event.previous, event.status) == (oid, S.MATCHING_ACTIVE, S.EXPIRED)
-    assert e.get(oid).status is S.EXPIRED  # type: ignore[arg-type,union-attr]
+    assert view(e, oid).status is S.EXPIRED
     assert e.resting_count() == 0
 
 
@@ -108,7 +117,7 @@ def test_gen2_expires_at_expiry_time_when_that_is_first() -> None:
     """A generation-2 order expires at its expiry_time when that comes first."""
     e, _ = setup()
     oid = e.submit(g2("buy", 0.2, expiry=T0 + Q)).order_id
-    assert e.get(oid).expires_at_ms == T0 + Q  # type: ignore[arg-type,union-attr]
+    assert view(e, oid).expires_at_ms == T0 + Q
     assert e.advance(T0 + Q - 1) == ()
     assert statuses(e.advance(T0 + Q), oid) == [S.EXPIRED]
 
@@ -117,7 +126,7 @@ def test_gen2_expires_15_min_before_delivery_when_that_is_first() -> None:
     """A generation-2 order expires 15 min before delivery start if its expiry_time is later."""
     e, _ = setup()
     oid = e.submit(g2("buy", 0.2, expiry=START)).order_id
-    assert e.get(oid).expires_at_ms == START - Q  # type: ignore[arg-type,union-attr]
+    assert view(e, oid).expires_at_ms == START - Q
     assert e.advance(START - Q - 1) == ()
     assert statuses(e.advance(START - Q), oid) == [S.EXPIRED]
 
@@ -138,7 +147,7 @@ def test_expiry_seen_by_a_query_is_reported_by_the_next_call() -> None:
     e, clock = setup()
     oid = e.submit(g1("bid", 10.0, exp=T0 + 5_000)).order_id
     clock.set(T0 + 6_000)
-    assert e.get(oid).status is S.EXPIRED  # type: ignore[arg-type,union-attr]
+    assert view(e, oid).status is S.EXPIRED
     assert statuses(e.advance(), oid) == [S.EXPIRED]
     assert e.advance() == ()
 
@@ -151,9 +160,8 @@ def test_partially_filled_buy_expires_keeping_its_fill() -> None:
     (event,) = e.advance(START - Q)
     assert isinstance(event, Expired)
     assert (event.previous, event.filled_power) == (S.PARTIAL_FILLED, 400.0)
-    view = e.get(oid)  # type: ignore[arg-type]
-    assert view is not None
-    assert (view.status, view.filled_power, view.remaining_power) == (S.EXPIRED, 400.0, 0.0)
+    v = view(e, oid)
+    assert (v.status, v.filled_power, v.remaining_power) == (S.EXPIRED, 400.0, 0.0)
 
 
 @pytest.mark.parametrize(
@@ -266,7 +274,7 @@ def test_cancel_by_another_user_is_refused() -> None:
     assert oid is not None
     result = e.cancel(oid, "mallory")
     assert (result.ok, result.error, result.status) == (False, ActionError.NOT_OWNER, None)
-    assert e.get(oid).status is S.MATCHING_ACTIVE  # type: ignore[union-attr]
+    assert view(e, oid).status is S.MATCHING_ACTIVE
 
 
 def test_cancel_unknown_or_closed_order_is_refused() -> None:
@@ -288,9 +296,8 @@ def test_cancel_partially_filled_buy_keeps_its_fill() -> None:
     oid = e.submit(g2("buy", 0.2, 1000.0)).order_id
     assert oid is not None
     assert e.cancel(oid, "u").ok
-    view = e.get(oid)
-    assert view is not None
-    assert (view.status, view.filled_power) == (S.CANCELLED, 400.0)
+    v = view(e, oid)
+    assert (v.status, v.filled_power) == (S.CANCELLED, 400.0)
     assert len(e.contracts("u")) == 1
 
 
@@ -354,10 +361,11 @@ def test_every_emitted_transition_is_in_the_status_machine() -> None:
     """Every status change the engine reports is allowed by STATUS_TRANSITIONS."""
     e, clock = setup()
     events: list[Event] = []
-    for order in [
+    orders: list[Gen1Order | Gen2Order] = [
         g2("buy", 0.2, 1000.0), g2("sell", 0.1, 400.0), g2("sell", 0.1, 600.0),
         g2("sell", 0.3, baseline=None), g2("buy", 0.2, 500.0), g1("bid", 5.0), g1("ask", 6.0),
-    ]:  # fmt: skip
+    ]  # fmt: skip
+    for order in orders:
         events.extend(e.submit(order).events)
     events.extend(e.cancel(e.orders(status=S.MATCHING_ACTIVE)[0].order_id, "u").events)
     clock.set(START)
@@ -459,10 +467,11 @@ def scenario(seed: int) -> list[Event]:
     """All events of a fixed little market session."""
     e, clock = setup(seed)
     events: list[Event] = []
-    for i, order in enumerate([
+    orders: list[Gen1Order | Gen2Order] = [
         g2("buy", 0.3, 1000.0), g2("sell", 0.1, 400.0), g1("bid", 5.0), g1("ask", 4.0),
         g2("sell", 0.2, 600.0), g2("buy", 0.2, 100.0, expiry=T0 + 50),
-    ]):  # fmt: skip
+    ]  # fmt: skip
+    for i, order in enumerate(orders):
         clock.advance(i)
         events.extend(e.submit(order).events)
     events.extend(e.advance(T0 + 100))
@@ -487,7 +496,7 @@ def test_ids_are_increasing_positive_integers() -> None:
     e, _ = setup()
     ids = [e.submit(g2("buy", 0.2)).order_id for _ in range(20)]
     assert all(isinstance(i, int) and i >= 1 for i in ids)
-    assert ids == sorted(set(ids))  # type: ignore[type-var]
+    assert ids == sorted({i for i in ids if i is not None})
 
 
 # -- queries -----------------------------------------------------------------------------------
@@ -570,9 +579,9 @@ def test_concurrent_submits_are_serialised() -> None:
     views = e.orders()
     assert len(views) == 1200
     traded: dict[int, float] = {}
-    for t in e.last_trades(10_000):
-        traded[t.sell_order_id] = traded.get(t.sell_order_id, 0.0) + t.power
-        traded[t.buy_order_id] = traded.get(t.buy_order_id, 0.0) + t.power
+    for trade in e.last_trades(10_000):
+        traded[trade.sell_order_id] = traded.get(trade.sell_order_id, 0.0) + trade.power
+        traded[trade.buy_order_id] = traded.get(trade.buy_order_id, 0.0) + trade.power
     for v in views:
         assert traded.get(v.order_id, 0.0) == pytest.approx(v.filled_power)
         if v.side is Side.SELL:

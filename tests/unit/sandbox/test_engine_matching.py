@@ -10,6 +10,7 @@ from flxtrd.sandbox import (
     ManualClock,
     MatchingEngine,
     OrderStatus,
+    OrderView,
     SubmitResult,
     Trade,
 )
@@ -84,6 +85,14 @@ def trades(result: SubmitResult) -> list[Trade]:
     return [e for e in result.events if isinstance(e, Trade)]
 
 
+def view(e: MatchingEngine, order_id: int | None) -> OrderView:
+    """The snapshot of an order that must exist."""
+    assert order_id is not None
+    found = e.get(order_id)
+    assert found is not None
+    return found
+
+
 def fills(result: SubmitResult) -> list[tuple[int, int, float, float]]:
     """(buy id, sell id, price, power) of each trade of a result."""
     return [(t.buy_order_id, t.sell_order_id, t.price, t.power) for t in trades(result)]
@@ -96,7 +105,7 @@ def test_incoming_ask_trades_with_highest_bid_first() -> None:
     high = e.submit(bid1(12.0)).order_id
     result = e.submit(ask1(9.0))
     assert fills(result) == [(high, result.order_id, 12.0, 1000.0)]
-    assert e.get(low).status is OrderStatus.MATCHING_ACTIVE  # type: ignore[union-attr]
+    assert view(e, low).status is OrderStatus.MATCHING_ACTIVE
 
 
 def test_incoming_bid_trades_with_lowest_ask_first() -> None:
@@ -106,7 +115,7 @@ def test_incoming_bid_trades_with_lowest_ask_first() -> None:
     cheap = e.submit(ask1(9.0)).order_id
     result = e.submit(bid1(12.0))
     assert fills(result) == [(result.order_id, cheap, 12.0, 1000.0)]
-    assert e.get(dear).status is OrderStatus.MATCHING_ACTIVE  # type: ignore[union-attr]
+    assert view(e, dear).status is OrderStatus.MATCHING_ACTIVE
 
 
 def test_equal_bids_trade_in_arrival_order() -> None:
@@ -275,8 +284,7 @@ def test_ask_fills_whole_across_several_bids() -> None:
     a = result.order_id
     assert fills(result) == [(b12, a, 12.0, 400.0), (b11, a, 11.0, 300.0), (b10, a, 10.0, 300.0)]
     assert result.status is OrderStatus.FILLED
-    last = e.get(b10)
-    assert last is not None
+    last = view(e, b10)
     assert last.status is OrderStatus.PARTIAL_FILLED
     assert last.remaining_power == pytest.approx(200.0)
     assert e.book_snapshot().bids[0].power == pytest.approx(200.0)
@@ -300,14 +308,13 @@ def test_bid_partially_filled_keeps_resting_then_fills() -> None:
     result = e.submit(bid1(10.0, 1000.0))
     assert [t.power for t in trades(result)] == [400.0]
     assert result.status is OrderStatus.PARTIAL_FILLED
-    view = e.get(result.order_id)  # type: ignore[arg-type]
-    assert view is not None
-    assert (view.filled_power, view.remaining_power) == (400.0, 600.0)
+    v = view(e, result.order_id)
+    assert (v.filled_power, v.remaining_power) == (400.0, 600.0)
     later = e.submit(ask1(8.0, 600.0))
     assert [(t.buy_order_id, t.power, t.price) for t in trades(later)] == [
         (result.order_id, 600.0, 10.0)
     ]
-    assert e.get(result.order_id).status is OrderStatus.FILLED  # type: ignore[arg-type,union-attr]
+    assert view(e, result.order_id).status is OrderStatus.FILLED
 
 
 def test_incoming_bid_completes_a_resting_ask_with_resting_bids() -> None:
@@ -318,7 +325,7 @@ def test_incoming_bid_completes_a_resting_ask_with_resting_bids() -> None:
     result = e.submit(bid1(11.0, 500.0))
     assert fills(result) == [(old, ask, 12.0, 600.0), (result.order_id, ask, 11.0, 400.0)]
     assert result.status is OrderStatus.PARTIAL_FILLED
-    assert e.get(old).status is OrderStatus.FILLED  # type: ignore[arg-type,union-attr]
+    assert view(e, old).status is OrderStatus.FILLED
 
 
 def test_incoming_bid_passes_over_a_cheaper_ask_it_cannot_absorb() -> None:
@@ -328,7 +335,7 @@ def test_incoming_bid_passes_over_a_cheaper_ask_it_cannot_absorb() -> None:
     small = e.submit(ask1(8.0, 500.0)).order_id
     result = e.submit(bid1(10.0, 1000.0))
     assert [t.sell_order_id for t in trades(result)] == [small]
-    assert e.get(big).status is OrderStatus.MATCHING_ACTIVE  # type: ignore[arg-type,union-attr]
+    assert view(e, big).status is OrderStatus.MATCHING_ACTIVE
 
 
 def test_incoming_bid_fills_several_asks() -> None:
@@ -340,4 +347,4 @@ def test_incoming_bid_fills_several_asks() -> None:
     result = e.submit(bid1(10.0, 700.0))
     assert [t.sell_order_id for t in trades(result)] == [a2, a1]
     assert result.status is OrderStatus.PARTIAL_FILLED
-    assert e.get(a3).status is OrderStatus.MATCHING_ACTIVE  # type: ignore[arg-type,union-attr]
+    assert view(e, a3).status is OrderStatus.MATCHING_ACTIVE
