@@ -340,7 +340,7 @@ def _split_fast(text: str) -> tuple[str, list[tuple[str, str]], list[_RawField],
     if "\\" in text or '"' in text:
         return None
     sections = text.split(" ")
-    if len(sections) not in (2, 3):
+    if len(sections) not in (2, 3) or (len(sections) == 3 and "," in sections[2]):
         return None
     head, *tag_items = sections[0].split(",")
     tags = []
