@@ -122,10 +122,12 @@ def build_request(prepared: PreparedRequest, timeout: httpx.Timeout) -> httpx.Re
     extensions: dict[str, Any] = {"timeout": (prepared.timeout or timeout).as_dict()}
     if prepared.retry_non_idempotent:
         extensions[RETRY_OPT_IN_EXTENSION] = True
+    url = httpx.URL(prepared.url)
+    if prepared.params:
+        url = url.copy_merge_params(prepared.params)  # keep a query given in the endpoint
     return httpx.Request(
         prepared.method,
-        prepared.url,
-        params=prepared.params,
+        url,
         headers=prepared.headers,
         data=prepared.data,
         json=prepared.json,

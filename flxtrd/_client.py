@@ -44,6 +44,27 @@ __all__ = ["FlexAPIClient"]
 _logger = get_logger("client")
 
 
+class _PendingTradeProtocol:
+    """Stands in for the trading protocol before the first order: there is nothing to close yet."""
+
+    def __init__(self, client: FlexAPIClient) -> None:
+        self._client = client
+
+    def close_connection(self) -> None:
+        """Nothing is connected yet: a no-op."""
+        _logger.debug("No connection to the broker to be closed")
+
+    def is_connected(self) -> bool:
+        """Never connected."""
+        return False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client._connected_trade(), name)
+
+    def __repr__(self) -> str:
+        return "<trade protocol: not created yet (created and connected on the first order)>"
+
+
 class _WithRawResponse:
     """``client.with_raw_response``: the typed calls returning :class:`~flxtrd.RawResponse`."""
 
@@ -153,7 +174,6 @@ class FlexAPIClient(BaseFlexAPIClient):
             self._trade_factory = None
             self._trade = trade_protocol
         self._trade_connected = False
-        self._trade_has_identity = self._trade is not None
         self.orders = Orders(self)
         self.contracts = Contracts(self)
         self.with_raw_response = _WithRawResponse(self)
@@ -269,27 +289,30 @@ class FlexAPIClient(BaseFlexAPIClient):
 
     @property
     def trade_protocol(self) -> Any:
-        """The trading protocol (an ``AmpqAPI``), made on first use, connected on first order."""
-        if self._trade is None:
+        """The trading protocol (an ``AmpqAPI``), made on first use, connected on first order.
+
+        Before the client knows its broker identity (no order sent, no login yet) this is a
+        stand-in whose ``close_connection()`` is a no-op and whose other attributes authenticate
+        and create the real protocol.
+        """
+        if self._trade is not None:
+            return self._trade
+        if self.user.user_id and self.user.app_key:
             self._trade = self._new_trade_protocol(True)
-            self._trade_has_identity = bool(self.user.user_id and self.user.app_key)
-        return self._trade
+            return self._trade
+        return _PendingTradeProtocol(self)
 
     @trade_protocol.setter
     def trade_protocol(self, protocol: Any) -> None:
         self._trade = protocol
         self._trade_connected = False
-        self._trade_has_identity = True
 
     def _connected_trade(self, verify_ssl: bool = True) -> Any:
         """Authenticate (once), create the protocol if needed and connect it (once)."""
-        if self._auth is not None:
-            self._auth.identity()
-        if self._trade is not None and not self._trade_has_identity and not self._trade_connected:
-            self._trade = None  # made before the login by the ``trade_protocol`` property
         if self._trade is None:
+            if self._auth is not None:
+                self._auth.identity()
             self._trade = self._new_trade_protocol(verify_ssl)
-            self._trade_has_identity = True
         if not self._trade_connected:
             self._trade.connect()
             self._trade_connected = True
