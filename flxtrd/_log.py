@@ -79,24 +79,27 @@ class SecretsFilter(logging.Filter):
 
     @property
     def secrets(self) -> frozenset[str]:
-        """The registered secrets, with their URL-encoded variants."""
+        """The registered secrets (as registered; their URL-encoded spellings are implied)."""
         return self._secrets
+
+    def _set(self, secrets: frozenset[str]) -> None:
+        with self._lock:
+            self._secrets = secrets
+            self._pattern = _compile(v for s in secrets for v in _variants(s))
 
     def add(self, *secrets: str | None) -> None:
         """Register secrets; ``None`` and empty strings are ignored."""
-        new = {v for s in secrets if s for v in _variants(s)}
-        if new <= self._secrets:
-            return
-        with self._lock:
-            self._secrets = self._secrets | new
-            self._pattern = _compile(self._secrets)
+        new = {s for s in secrets if s}
+        if not new <= self._secrets:
+            self._set(self._secrets | new)
 
     def remove(self, *secrets: str | None) -> None:
         """Forget secrets (e.g. an access token that was replaced by a refreshed one)."""
-        gone = {v for s in secrets if s for v in _variants(s)}
-        with self._lock:
-            self._secrets = self._secrets - gone
-            self._pattern = _compile(self._secrets)
+        self._set(self._secrets - {s for s in secrets if s})
+
+    def clear(self) -> None:
+        """Forget every secret."""
+        self._set(frozenset())
 
     def redact(self, text: str) -> str:
         """Return ``text`` with every registered secret replaced by ``***``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -44,10 +45,25 @@ from flxtrd._log import (
     redact,
     redact_url,
     register_secret,
+    secrets_filter,
 )
 
 PASSWORD = "s3cr3t-P@ss word"
 TOKEN = "tok-9f8e7d6c5b4a"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_secrets() -> Iterator[None]:
+    """Run each test with an empty shared secrets registry, restoring it afterwards.
+
+    Other tests may leave short secrets registered (e.g. "tok"), which would redact parts of
+    the expected texts here.
+    """
+    saved = secrets_filter.secrets
+    secrets_filter.clear()
+    yield
+    secrets_filter.clear()
+    secrets_filter.add(*saved)
 
 
 def _response(
@@ -455,13 +471,18 @@ def test_secrets_filter_without_secrets_leaves_records_alone() -> None:
     assert (record.msg, record.args) == ("a %s", ("b",))
 
 
-def test_secrets_filter_add_and_remove() -> None:
-    """Secrets can be added and forgotten; None and '' are ignored."""
+def test_secrets_filter_add_remove_and_clear() -> None:
+    """Secrets can be added, forgotten and cleared; None and '' are ignored."""
     filt = SecretsFilter()
-    filt.add(TOKEN, None, "")
+    filt.add(TOKEN, PASSWORD, None, "")
+    assert filt.secrets == {TOKEN, PASSWORD}
     assert filt.redact(f"x{TOKEN}y") == "x***y"
     filt.remove(TOKEN)
     assert filt.redact(f"x{TOKEN}y") == f"x{TOKEN}y"
+    assert filt.redact("s3cr3t-P%40ss+word") == "***"
+    filt.clear()
+    assert filt.secrets == frozenset()
+    assert filt.redact(PASSWORD) == PASSWORD
 
 
 def test_redact_with_explicit_secrets_prefers_longest() -> None:
