@@ -88,7 +88,7 @@ class Identity:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class _Token:
     """A generation-2 access token and when (on the plugin's clock) it expires."""
 
@@ -96,6 +96,9 @@ class _Token:
     refresh: str | None
     expires_at: float
     lifetime: float
+
+    def __repr__(self) -> str:
+        return f"_Token(access='***', refresh={'***' if self.refresh else None})"
 
     def fresh(self, now: float, margin: float) -> bool:
         """True while more than the refresh margin (at most half the lifetime) remains."""

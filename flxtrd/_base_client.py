@@ -107,12 +107,12 @@ class PreparedRequest:
     """A request before plugins ran: plugins may still change ``headers`` (auth adds a token)."""
 
     method: str
-    url: str
-    params: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    data: Any = None
-    json: Any = None
-    content: bytes | None = None
+    url: str = field(repr=False)  # may carry a device token (/users/mptoken/...)
+    params: Any = field(default=None, repr=False)
+    headers: dict[str, str] = field(default_factory=dict, repr=False)  # Authorization
+    data: Any = field(default=None, repr=False)  # login forms carry passwords
+    json: Any = field(default=None, repr=False)
+    content: bytes | None = field(default=None, repr=False)
     retry_non_idempotent: bool = False
     timeout: httpx.Timeout | None = None
 
@@ -149,7 +149,10 @@ def error_for_response(response: httpx.Response) -> FlexStatusError | None:
 def translate_transport_error(exc: httpx.HTTPError, request: httpx.Request) -> FlexError:
     """The flxtrd error for an httpx transport failure; secrets are redacted from the message."""
     where = f"{request.method} {redact_url(str(request.url))}"
-    detail = redact(str(exc)) or type(exc).__name__
+    # The httpx error stays the __cause__; scrub registered secrets from its message too, since
+    # tracebacks print it (e.g. a URL with a device token in the path).
+    exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
+    detail = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
         return FlexTimeoutError(f"{where} timed out ({type(exc).__name__}): {detail}")
     return FlexConnectionError(f"{where} failed ({type(exc).__name__}): {detail}")
@@ -167,12 +170,12 @@ class Operation(Generic[T]):
 
     name: str
     method: str
-    path: str
-    parse: Callable[[httpx.Response], T]
-    params: Mapping[str, Any] | None = None
-    headers: Mapping[str, str] | None = None
-    json: Any = None
-    data: Any = None
+    path: str = field(repr=False)  # may carry a device token (/users/mptoken/...)
+    parse: Callable[[httpx.Response], T] = field(repr=False)
+    params: Mapping[str, Any] | None = field(default=None, repr=False)
+    headers: Mapping[str, str] | None = field(default=None, repr=False)
+    json: Any = field(default=None, repr=False)
+    data: Any = field(default=None, repr=False)  # login and token forms carry passwords
     ok_statuses: frozenset[int] = frozenset({200})
     retry_non_idempotent: bool = False
 

@@ -15,6 +15,7 @@ reaches the client by regeneration alone.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Awaitable, Callable
@@ -56,6 +57,7 @@ from flxtrd._base_client import (
 from flxtrd._config import MarketEndpoint, make_verify, normalize_market_url
 from flxtrd._constants import OAUTH_CLIENT_ID, USER_AGENT
 from flxtrd._errors import ConfigurationError, FlexError, FlexValidationError
+from flxtrd._log import secrets_filter
 from flxtrd._retry import AsyncRetryTransport, RetryPolicy, RetryTransport
 
 __all__ = [
@@ -75,6 +77,19 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+# httpx logs every request URL at INFO ("HTTP Request: GET .../users/mptoken/<token>") and httpcore
+# logs connection events at DEBUG; redact registered secrets there too. A filter only, no handler.
+for _name in (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+):
+    _third_party_logger = logging.getLogger(_name)
+    if secrets_filter not in _third_party_logger.filters:
+        _third_party_logger.addFilter(secrets_filter)
 
 # The generated parsers take a client only to read raise_on_unexpected_status; we map errors first.
 _PARSER = _GeneratedClient(base_url="", raise_on_unexpected_status=False)

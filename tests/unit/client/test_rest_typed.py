@@ -31,7 +31,7 @@ from flxtrd._validation import OrderSpec
 
 def order_fields(clock: FakeClock, **overrides: Any) -> dict[str, Any]:
     """Valid keyword fields of orders.place: tomorrow 10:00-10:15 UTC, expiring 30 min before."""
-    start = clock.datetime().replace(minute=0) + timedelta(days=1, hours=1)
+    start = clock.datetime().replace(minute=0, second=0, microsecond=0) + timedelta(days=1, hours=1)
     fields: dict[str, Any] = {
         "side": "buy",
         "power_w": 2500.0,
