@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 from flxtrd._errors import FlexValidationError
 from flxtrd._line_protocol import OrderLine
+from flxtrd._log import get_logger
 from flxtrd._validation import (
     POSITIVE,
     current_time_ms,
@@ -80,6 +81,9 @@ MAX_APPLICATION_KEY_LENGTH = 256
 _INT64_MAX = 2**63 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _HIDDEN = "'***'"
+
+
+_logger = get_logger("types")
 
 
 class OrderType(str, enum.Enum):
@@ -425,10 +429,21 @@ class Flexibility:
         object.__setattr__(self, "order_expiration_min", expiry_min)
 
     def validate(self, now_ms: int | None = None) -> None:
-        """Check the clock-dependent rules: start and expiration must be in the future."""
+        """Check the clock-dependent rules: the delivery start must be in the future.
+
+        An expiration already in the past is not refused here: the market's clock, not the
+        client's, decides expiry, and it answers such an order with a ``cancel`` reply that the
+        SDK delivers. It is logged as a warning naming the field (the seed README's example
+        computes its expiration in 1970 and must keep running).
+        """
         now = current_time_ms() if now_ms is None else now_ms
         require_in_future("starttime", self.start_ms, now)
-        require_in_future("expirationtime", self.expiration_ms, now)
+        if self.expiration_ms <= now:
+            _logger.warning(
+                "expirationtime %d is not in the future (now %d): the market will cancel the order",
+                self.expiration_ms,
+                now,
+            )
 
     # -- derived and alias attributes (seed and 0.2.9 spellings) --
 

@@ -420,10 +420,11 @@ def test_flexibility_validate_refuses_a_past_start() -> None:
         _flex().validate(START_MS)
 
 
-def test_flexibility_validate_refuses_a_past_expiration() -> None:
-    """An expiration at or before now is refused at send time."""
-    with pytest.raises(FlexValidationError, match="expirationtime must be in the future"):
+def test_flexibility_validate_warns_on_a_past_expiration(caplog: pytest.LogCaptureFixture) -> None:
+    """An expiration at or before now is sent (the market cancels it) with a warning naming it."""
+    with caplog.at_level("WARNING", logger="flxtrd"):
         _flex().validate(START_MS - 900_000)
+    assert "expirationtime" in caplog.text and "not in the future" in caplog.text
 
 
 def test_flexibility_str_is_human_readable_json() -> None:
