@@ -1,0 +1,732 @@
+"""The I/O-free core shared by :class:`~flxtrd._streams.MarketStream` and its async twin.
+
+Everything about a stream subscription except sockets lives here: the stream kinds and their
+decoders, :class:`MarketEvent`, :class:`StreamStats`, :class:`ReconnectPolicy`, token-provider
+normalisation, URL building, the first-control check, decoding with rejection counting, and the
+reconnect decisions (:class:`_SubscriptionCore`). ``flxtrd._streams`` adds the sync and async I/O.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import operator
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar, cast, runtime_checkable
+
+import httpx
+import msgspec
+from glocalflex_messages.models import (
+    ContractStatusUpdate,
+    Control,
+    ControlStatus,
+    Orderbook,
+    OrderStatusUpdate,
+    Ticker,
+)
+from httpx_ws import WebSocketDisconnect, WebSocketNetworkError, WebSocketUpgradeError
+
+from flxtrd._errors import (
+    AuthenticationError,
+    ConfigurationError,
+    FlexConnectionError,
+    FlexError,
+    FlexStatusError,
+    FlexTimeoutError,
+    FlexValidationError,
+    MessageDecodeError,
+    parse_retry_after,
+    status_error_for,
+)
+from flxtrd._log import get_logger, redact, redact_url, register_secret
+
+__all__ = [
+    "STREAM_PATHS",
+    "AsyncTokenSource",
+    "MarketEvent",
+    "MarketModel",
+    "ReconnectPolicy",
+    "StreamHandshakeError",
+    "StreamKind",
+    "StreamStats",
+    "TokenSource",
+    "TradeModel",
+]
+
+_logger = get_logger("streams")
+
+# --- Defaults (stream-specific; the REST ones live in flxtrd._constants) -----------------------
+
+DEFAULT_STREAM_MAX_ATTEMPTS = 10
+DEFAULT_STREAM_INITIAL_DELAY_S = 0.5
+DEFAULT_STREAM_MAX_DELAY_S = 30.0
+DEFAULT_STREAM_MULTIPLIER = 2.0
+DEFAULT_STREAM_JITTER = 0.25
+DEFAULT_STREAM_STABLE_AFTER_S = 30.0
+DEFAULT_STREAM_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_STREAM_HANDSHAKE_TIMEOUT_S = 10.0
+DEFAULT_KEEPALIVE_INTERVAL_S = 20.0
+DEFAULT_KEEPALIVE_TIMEOUT_S = 20.0
+DEFAULT_STREAM_QUEUE_SIZE = 512
+
+#: Upgrade statuses after which a reconnect may succeed (the others are raised).
+_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: Upgrade statuses that mean "the token was refused": refresh it, then reconnect once.
+_AUTH_STATUSES = frozenset({401, 403})
+#: Close codes servers use for "policy violation" / "unauthorized": refresh before reconnecting.
+_AUTH_CLOSE_CODES = frozenset({1008, 4001, 4003, 4401, 4403})
+_EXCERPT = 120
+
+# --- Public types ------------------------------------------------------------------------------
+
+StreamKind: TypeAlias = Literal["trade", "ticker", "orderbook"]
+#: The models the ``trade`` stream yields.
+TradeModel: TypeAlias = OrderStatusUpdate | ContractStatusUpdate
+#: Any model a stream yields (``Control`` messages are never yielded).
+MarketModel: TypeAlias = OrderStatusUpdate | ContractStatusUpdate | Ticker | Orderbook
+
+M = TypeVar("M", covariant=True)
+
+
+@dataclass(frozen=True)
+class _StreamSpec:
+    """What one stream kind is: its path, the models it carries and their ``type`` tags."""
+
+    kind: str
+    path: str
+    decoder: msgspec.json.Decoder[Any]
+    tags: frozenset[str]
+
+
+def _spec(kind: str, *models: type[msgspec.Struct]) -> _StreamSpec:
+    """Build the spec of a stream that carries ``Control`` and ``models``."""
+    classes: tuple[type[msgspec.Struct], ...] = (Control, *models)
+    union: Any = functools.reduce(operator.or_, classes)
+    tags = frozenset(cast(str, m.__struct_config__.tag) for m in classes)
+    return _StreamSpec(kind, f"/api/v1/ws/{kind}/", msgspec.json.Decoder(union), tags)
+
+
+_SPECS: dict[str, _StreamSpec] = {
+    "trade": _spec("trade", OrderStatusUpdate, ContractStatusUpdate),
+    "ticker": _spec("ticker", Ticker),
+    "orderbook": _spec("orderbook", Orderbook),
+}
+#: The URL path of each stream kind.
+STREAM_PATHS: dict[str, str] = {kind: spec.path for kind, spec in _SPECS.items()}
+_CONTROL_DECODER = msgspec.json.Decoder(Control)
+
+
+@dataclass(frozen=True)
+class MarketEvent(Generic[M]):
+    """One typed message from a market stream, with the raw frame and its arrival time (UTC)."""
+
+    kind: str
+    model: M
+    raw: str | bytes = field(repr=False)
+    received_at: datetime
+
+
+@dataclass
+class StreamStats:
+    """Live counters of one subscription."""
+
+    received: int = 0
+    """Frames received, the handshake control messages included."""
+    delivered: int = 0
+    """Events yielded to the caller."""
+    rejected: int = 0
+    """Frames skipped because they did not decode (``unknown`` ones included)."""
+    unknown: int = 0
+    """Rejected frames whose ``type`` this stream does not carry."""
+    controls: int = 0
+    """Control messages after the handshake."""
+    connects: int = 0
+    """Successful handshakes (the first connect and every reconnect)."""
+    reconnects: int = 0
+    """Successful handshakes after the first."""
+    token_refreshes: int = 0
+    """Token refreshes the stream asked for after a 401/403 or an auth close code."""
+
+
+@dataclass(frozen=True)
+class ReconnectPolicy:
+    """Backoff and bounds for reconnecting a stream; see the module docstring for the rules."""
+
+    max_attempts: int | None = DEFAULT_STREAM_MAX_ATTEMPTS
+    initial_delay: float = DEFAULT_STREAM_INITIAL_DELAY_S
+    max_delay: float = DEFAULT_STREAM_MAX_DELAY_S
+    multiplier: float = DEFAULT_STREAM_MULTIPLIER
+    jitter: float = DEFAULT_STREAM_JITTER
+    stable_after: float = DEFAULT_STREAM_STABLE_AFTER_S
+
+    def __post_init__(self) -> None:
+        if self.max_attempts is not None and self.max_attempts < 0:
+            raise FlexValidationError("max_attempts", "must be >= 0 or None", self.max_attempts)
+        if self.initial_delay < 0:
+            raise FlexValidationError("initial_delay", "must be >= 0", self.initial_delay)
+        if self.max_delay < self.initial_delay:
+            raise FlexValidationError("max_delay", "must be >= initial_delay", self.max_delay)
+        if self.multiplier < 1:
+            raise FlexValidationError("multiplier", "must be >= 1", self.multiplier)
+        if not 0.0 <= self.jitter <= 1.0:
+            raise FlexValidationError("jitter", "must be between 0 and 1", self.jitter)
+        if self.stable_after < 0:
+            raise FlexValidationError("stable_after", "must be >= 0", self.stable_after)
+
+    def bounds(self, attempt: int) -> tuple[float, float]:
+        """The shortest and longest wait before retry ``attempt`` (1-based)."""
+        try:
+            base = min(self.initial_delay * self.multiplier ** max(attempt - 1, 0), self.max_delay)
+        except OverflowError:
+            base = self.max_delay
+        return base * (1.0 - self.jitter), base
+
+    def delay(self, attempt: int, random_fraction: float) -> float:
+        """The wait before retry ``attempt`` (1-based) for a ``random_fraction`` in [0, 1)."""
+        low, high = self.bounds(attempt)
+        return high - (high - low) * random_fraction
+
+
+class StreamHandshakeError(FlexConnectionError):
+    """The server's first message was not ``control``/``success``; the stream is not retried.
+
+    Attributes:
+        kind: the stream kind.
+        server_message: the control message's ``data.message``, when it was a control message.
+    """
+
+    def __init__(self, message: str, *, kind: str, server_message: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.server_message = server_message
+
+
+@runtime_checkable
+class TokenSource(Protocol):
+    """Where a stream gets its bearer token; the client's OAuth2 auth implements it.
+
+    ``token()`` returns the current access token and should itself renew one that is about to
+    expire; ``refresh()`` obtains a new one (refresh-token grant or a new login) and returns it.
+    A plain ``Callable[[], str]`` works too; when it has a ``refresh()`` or ``invalidate()``
+    attribute the stream calls it before asking again.
+    """
+
+    def token(self) -> str:
+        """Return the current access token."""
+        ...
+
+    def refresh(self) -> str:
+        """Obtain a new access token and return it."""
+        ...
+
+
+@runtime_checkable
+class AsyncTokenSource(Protocol):
+    """The async twin of :class:`TokenSource`, accepted by :class:`AsyncMarketStream`."""
+
+    async def token(self) -> str:
+        """Return the current access token."""
+        ...
+
+    async def refresh(self) -> str:
+        """Obtain a new access token and return it."""
+        ...
+
+
+TokenProvider: TypeAlias = str | TokenSource | Callable[[], str]
+AsyncTokenProvider: TypeAlias = (
+    str | TokenSource | AsyncTokenSource | Callable[[], str] | Callable[[], Awaitable[str]]
+)
+InvalidHook: TypeAlias = Callable[[str | bytes, MessageDecodeError], object]
+ControlHook: TypeAlias = Callable[[Control], object]
+
+# --- The shared core: tokens, URL, decoding, handshake, reconnect decisions -------------------
+
+
+class _Tokens:
+    """The token provider, normalised: how to get one, how to refresh one, the last one seen."""
+
+    def __init__(self, provider: object) -> None:
+        self.static: str | None = None
+        self.get: Callable[[], object]
+        self.refresh: Callable[[], object] | None = None
+        self.invalidate: Callable[[], object] | None = None
+        if isinstance(provider, str):
+            self.static = self._check(provider)
+            self.get = lambda: provider
+        elif callable(token_method := getattr(provider, "token", None)):
+            self.get = token_method
+            self._hooks(provider)
+        elif callable(provider):
+            self.get = provider
+            self._hooks(provider)
+        else:
+            raise ConfigurationError(
+                "token_provider must be a token string, a TokenSource or a callable returning a"
+                f" token, not {type(provider).__name__}"
+            )
+        self.current: str | None = None
+
+    def _hooks(self, provider: object) -> None:
+        refresh = getattr(provider, "refresh", None)
+        invalidate = getattr(provider, "invalidate", None)
+        self.refresh = refresh if callable(refresh) else None
+        self.invalidate = invalidate if callable(invalidate) else None
+
+    @property
+    def refreshable(self) -> bool:
+        """False for a static token string: a rejected one cannot be replaced."""
+        return self.static is None
+
+    @staticmethod
+    def _check(token: object) -> str:
+        if not isinstance(token, str) or not token.strip():
+            raise ConfigurationError(
+                "the token provider returned no token (expected a non-empty str, got"
+                f" {type(token).__name__})"
+            )
+        return token
+
+    def accept(self, token: object) -> str:
+        """Validate a token that was just obtained, register it as a secret, remember it."""
+        value = self._check(token)
+        register_secret(value)
+        self.current = value
+        return value
+
+
+def _sync_value(value: object, what: str) -> object:
+    """Return ``value``; refuse an awaitable (an async token source given to the sync stream)."""
+    if inspect.isawaitable(value):
+        if inspect.iscoroutine(value):
+            value.close()
+        raise ConfigurationError(
+            f"the token provider's {what}() is async; use AsyncMarketStream with it"
+        )
+    return value
+
+
+async def _async_value(value: object) -> object:
+    """Await ``value`` if it is awaitable."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """The plan for the next connect attempt."""
+
+    delay: float
+    refresh: bool
+
+
+class _Drop(Exception):
+    """The connection ended while reading (server close, network error, local close)."""
+
+
+class _ReceiveTimeout(Exception):
+    """No frame arrived within the timeout."""
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first leaf of an exception group (anyio wraps task-group failures), else ``exc``."""
+    while True:
+        inner = getattr(exc, "exceptions", None)
+        if not isinstance(inner, (list, tuple)) or not inner:
+            return exc
+        exc = inner[0]
+
+
+def _excerpt(raw: str | bytes) -> str:
+    """A short, redacted rendering of a frame for error messages."""
+    shown = raw if isinstance(raw, str) else repr(raw)
+    if len(shown) > _EXCERPT:
+        shown = shown[: _EXCERPT - 3] + "..."
+    return redact(shown)
+
+
+def _describe(exc: BaseException) -> str:
+    """A one-line, redacted description of a connection failure for messages and logs."""
+    exc = _leaf(exc)
+    if isinstance(exc, WebSocketDisconnect):
+        reason = f" {exc.reason!r}" if exc.reason else ""
+        return f"closed by the server (code {exc.code}{reason})"
+    if isinstance(exc, WebSocketUpgradeError):
+        return f"upgrade rejected with HTTP {exc.response.status_code}"
+    if isinstance(exc, WebSocketNetworkError):
+        return "network error or keepalive ping timeout"
+    if isinstance(exc, FlexError):
+        return redact(str(exc))
+    text = str(exc)
+    return redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+
+
+def _ws_url(base_url: str | httpx.URL, path: str) -> str:
+    """``https://host/prefix`` + ``/api/v1/ws/x/`` -> ``wss://host/prefix/api/v1/ws/x/``."""
+    try:
+        url = httpx.URL(str(base_url))
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise ConfigurationError(f"base_url is not a URL: {redact_url(str(base_url))}") from exc
+    scheme = {"https": "wss", "http": "ws", "wss": "wss", "ws": "ws"}.get(url.scheme)
+    if scheme is None or not url.host:
+        raise ConfigurationError(
+            f"base_url must be an http(s):// or ws(s):// URL with a host, got"
+            f" {redact_url(str(base_url))!r}"
+        )
+    prefix = url.path.rstrip("/")
+    return str(url.copy_with(scheme=scheme, path=prefix + path, query=None, fragment=None))
+
+
+class _SubscriptionCore:
+    """Everything about one subscription except I/O: URL, decode, handshake, retry decisions."""
+
+    def __init__(self, config: _StreamConfig, spec: _StreamSpec) -> None:
+        self.config = config
+        self.spec = spec
+        self.kind = spec.kind
+        self.url = _ws_url(config.base_url, spec.path)
+        self.shown_url = redact_url(self.url)
+        self.stats = StreamStats()
+        self.policy = config.policy
+        self._started = False
+        self._failures = 0
+        self._immediate = False
+        self._refresh_due = False
+        self._refreshed_since_connect = False
+        self._auth_error: FlexStatusError | None = None
+        self._retry_after: float | None = None
+        self._last_error: BaseException | None = None
+        self._connected_at = 0.0
+        self._delivered_on_connection = 0
+
+    # -- connecting --------------------------------------------------------------------------
+
+    def plan(self) -> _Attempt:
+        """Decide the wait before the next connect attempt, or give up (raises)."""
+        if not self._started:
+            self._started = True
+            return _Attempt(0.0, self._refresh_due)
+        limit = self.policy.max_attempts
+        if limit is not None and self._failures > limit:
+            last = self._last_error
+            cause = f": {_describe(last)}" if last is not None else ""
+            raise FlexConnectionError(
+                f"{self.kind} stream: gave up after {limit} reconnect attempts{cause}"
+            ) from last
+        if self._immediate:
+            delay = 0.0
+        else:
+            delay = self.policy.delay(self._failures, self.config.random())
+            if self._retry_after is not None:
+                delay = max(delay, min(self._retry_after, self.policy.max_delay))
+        self._immediate = False
+        self._retry_after = None
+        if _logger.isEnabledFor(logging.INFO):
+            of = f" of {limit}" if limit is not None else ""
+            _logger.info(
+                "%s stream: reconnect attempt %d%s in %.3f s%s",
+                self.kind,
+                self._failures,
+                of,
+                delay,
+                " with a refreshed token" if self._refresh_due else "",
+            )
+        return _Attempt(delay, self._refresh_due)
+
+    def headers(self, token: str) -> dict[str, str]:
+        """The upgrade request's headers."""
+        return {"Authorization": f"Bearer {token}"}
+
+    def token_refreshed(self, old: str | None, new: str) -> None:
+        """Record a refresh; raise the pending auth error when it produced the same token."""
+        self._refresh_due = False
+        self._refreshed_since_connect = True
+        self.stats.token_refreshes += 1
+        if old is not None and new == old:
+            error = self._auth_error
+            self._auth_error = None
+            if error is not None:
+                raise error
+            raise AuthenticationError(
+                401, message=f"{self.kind} stream: the token was refused and could not be renewed"
+            )
+
+    def check_handshake(self, raw: str | bytes) -> None:
+        """Require the first message to be ``control``/``success``; raise otherwise."""
+        self.stats.received += 1
+        try:
+            control = _CONTROL_DECODER.decode(raw)
+        except msgspec.DecodeError as exc:
+            raise StreamHandshakeError(
+                f"{self.kind} stream: expected a control message first, got {_excerpt(raw)!r}"
+                f" ({exc})",
+                kind=self.kind,
+            ) from exc
+        if control.status is not ControlStatus.success:
+            text = redact(control.data.message)
+            raise StreamHandshakeError(
+                f"{self.kind} stream: the server refused the subscription: {text}",
+                kind=self.kind,
+                server_message=text,
+            )
+
+    def on_connected(self) -> None:
+        """A handshake succeeded."""
+        self.stats.connects += 1
+        if self.stats.connects > 1:
+            self.stats.reconnects += 1
+        self._refreshed_since_connect = False
+        self._auth_error = None
+        self._connected_at = self.config.clock()
+        self._delivered_on_connection = 0
+        _logger.info("%s stream: connected to %s", self.kind, self.shown_url)
+
+    def on_connect_failure(self, exc: Exception) -> None:
+        """Record a failed connect attempt; raise (translated) when it must not be retried."""
+        leaf = _leaf(exc)
+        if isinstance(leaf, FlexError) and not isinstance(leaf, FlexConnectionError):
+            raise leaf
+        if isinstance(leaf, StreamHandshakeError):
+            raise leaf
+        self._failures += 1
+        self._last_error = exc
+        if isinstance(leaf, WebSocketUpgradeError):
+            status = leaf.response.status_code
+            error = status_error_for(status, leaf.response)
+            self._last_error = error
+            if status in _AUTH_STATUSES:
+                self._auth_rejected(error, leaf)
+                return
+            if status not in _RETRY_STATUSES:
+                raise error from leaf
+            self._retry_after = parse_retry_after(leaf.response.headers)
+        elif isinstance(leaf, WebSocketDisconnect) and leaf.code in _AUTH_CLOSE_CODES:
+            error = AuthenticationError(
+                401, message=f"{self.kind} stream: {_describe(leaf)} before the handshake"
+            )
+            self._last_error = error
+            self._auth_rejected(error, leaf)
+            return
+        elif isinstance(leaf, _ReceiveTimeout):
+            self._last_error = FlexTimeoutError(
+                f"{self.kind} stream: no control message within {self.config.handshake_timeout:g} s"
+            )
+        _logger.warning("%s stream: connect failed: %s", self.kind, _describe(self._last_error))
+
+    def _auth_rejected(self, error: FlexStatusError, cause: BaseException) -> None:
+        """401/403: refresh and retry at once, unless a refresh was already tried."""
+        if self._refreshed_since_connect or not self.config.tokens.refreshable:
+            raise error from cause
+        self._auth_error = error
+        self._refresh_due = True
+        self._immediate = True
+        _logger.info(
+            "%s stream: %s; refreshing the token and reconnecting", self.kind, _describe(cause)
+        )
+
+    def on_drop(self, exc: BaseException) -> None:
+        """A live connection ended; plan the reconnect."""
+        healthy = (
+            self._delivered_on_connection > 0
+            or self.config.clock() - self._connected_at >= self.policy.stable_after
+        )
+        self._failures = 1 if healthy else self._failures + 1
+        self._last_error = exc
+        leaf = _leaf(exc)
+        if (
+            isinstance(leaf, WebSocketDisconnect)
+            and leaf.code in _AUTH_CLOSE_CODES
+            and self.config.tokens.refreshable
+        ):
+            self._refresh_due = True
+        _logger.warning("%s stream: connection lost: %s", self.kind, _describe(exc))
+
+    # -- receiving ---------------------------------------------------------------------------
+
+    def receive_timeout_error(self) -> FlexTimeoutError:
+        """The error raised when no event arrived within ``receive_timeout``."""
+        return FlexTimeoutError(
+            f"{self.kind} stream: no event within {self.config.receive_timeout:g} s"
+        )
+
+    def decode(self, raw: str | bytes) -> MarketEvent[Any] | None:
+        """Decode one frame into an event; ``None`` for control and rejected frames."""
+        self.stats.received += 1
+        try:
+            model = self.spec.decoder.decode(raw)
+        except msgspec.DecodeError as exc:
+            self._reject(raw, exc)
+            return None
+        if isinstance(model, Control):
+            self._control(model)
+            return None
+        self.stats.delivered += 1
+        self._delivered_on_connection += 1
+        received_at = datetime.fromtimestamp(self.config.wall_clock(), tz=timezone.utc)
+        return MarketEvent(self.kind, model, raw, received_at)
+
+    def _reject(self, raw: str | bytes, exc: msgspec.DecodeError) -> None:
+        self.stats.rejected += 1
+        type_tag = _peek_type(raw)
+        if type_tag is not None and type_tag not in self.spec.tags:
+            self.stats.unknown += 1
+            what = f"unknown message type {type_tag[:_EXCERPT]!r} on the {self.kind} stream"
+        else:
+            what = f"invalid message on the {self.kind} stream: {exc}"
+        error = MessageDecodeError(redact(what))
+        if _logger.isEnabledFor(logging.DEBUG):
+            _logger.debug("%s; skipped: %s", error, _excerpt(raw))
+        hook = self.config.on_invalid
+        if hook is not None:
+            try:
+                hook(raw, error)
+            except Exception:
+                _logger.exception("%s stream: the on_invalid hook raised", self.kind)
+
+    def _control(self, control: Control) -> None:
+        self.stats.controls += 1
+        if control.status is ControlStatus.success:
+            _logger.debug("%s stream: control: %s", self.kind, redact(control.data.message))
+        else:
+            _logger.warning("%s stream: control error: %s", self.kind, redact(control.data.message))
+        hook = self.config.on_control
+        if hook is not None:
+            try:
+                hook(control)
+            except Exception:
+                _logger.exception("%s stream: the on_control hook raised", self.kind)
+
+
+def _peek_type(raw: str | bytes) -> str | None:
+    """The ``type`` of a JSON object frame, if it has a string one."""
+    try:
+        value = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return None
+    if isinstance(value, dict):
+        tag = value.get("type")
+        if isinstance(tag, str):
+            return tag
+    return None
+
+
+@dataclass
+class _StreamConfig:
+    """The settings every subscription of one stream object shares."""
+
+    base_url: str
+    tokens: _Tokens
+    policy: ReconnectPolicy
+    receive_timeout: float | None
+    handshake_timeout: float
+    keepalive_interval: float | None
+    keepalive_timeout: float | None
+    queue_size: int
+    on_invalid: InvalidHook | None
+    on_control: ControlHook | None
+    clock: Callable[[], float]
+    wall_clock: Callable[[], float]
+    random: Callable[[], float]
+
+
+def _make_config(
+    base_url: str | httpx.URL,
+    token_provider: object,
+    *,
+    reconnect: ReconnectPolicy | None,
+    receive_timeout: float | None,
+    handshake_timeout: float,
+    keepalive_interval: float | None,
+    keepalive_timeout: float | None,
+    queue_size: int,
+    on_invalid: InvalidHook | None,
+    on_control: ControlHook | None,
+    clock: Callable[[], float],
+    wall_clock: Callable[[], float],
+    rng: Callable[[], float] | None,
+) -> _StreamConfig:
+    """Validate the constructor arguments shared by both stream classes."""
+    base = str(base_url)
+    _ws_url(base, "/")  # fail early on a bad URL
+    if receive_timeout is not None and receive_timeout <= 0:
+        raise FlexValidationError("receive_timeout", "must be > 0 or None", receive_timeout)
+    if handshake_timeout <= 0:
+        raise FlexValidationError("handshake_timeout", "must be > 0", handshake_timeout)
+    if keepalive_interval is not None and keepalive_interval <= 0:
+        raise FlexValidationError("keepalive_interval", "must be > 0 or None", keepalive_interval)
+    if keepalive_timeout is not None and keepalive_timeout <= 0:
+        raise FlexValidationError("keepalive_timeout", "must be > 0 or None", keepalive_timeout)
+    if queue_size < 1:
+        raise FlexValidationError("queue_size", "must be >= 1", queue_size)
+    return _StreamConfig(
+        base_url=base,
+        tokens=_Tokens(token_provider),
+        policy=reconnect if reconnect is not None else ReconnectPolicy(),
+        receive_timeout=receive_timeout,
+        handshake_timeout=handshake_timeout,
+        keepalive_interval=keepalive_interval,
+        keepalive_timeout=keepalive_timeout,
+        queue_size=queue_size,
+        on_invalid=on_invalid,
+        on_control=on_control,
+        clock=clock,
+        wall_clock=wall_clock,
+        random=rng if rng is not None else random.random,
+    )
+
+
+def _check_kind(kind: str) -> _StreamSpec:
+    spec = _SPECS.get(kind)
+    if spec is None:
+        raise FlexValidationError("kind", f"must be one of {sorted(_SPECS)}", kind)
+    return spec
+
+
+class _SubscriptionBase:
+    """The read-only surface the sync and async subscriptions share."""
+
+    _core: _SubscriptionCore
+    _closed: bool
+
+    @property
+    def kind(self) -> str:
+        """The stream kind: ``trade``, ``ticker`` or ``orderbook``."""
+        return self._core.kind
+
+    @property
+    def url(self) -> str:
+        """The stream's WebSocket URL (redacted)."""
+        return self._core.shown_url
+
+    @property
+    def stats(self) -> StreamStats:
+        """Live counters: received, delivered, rejected, unknown, reconnects, ..."""
+        return self._core.stats
+
+    @property
+    def closed(self) -> bool:
+        """True once ``close()`` was called or the stream gave up."""
+        return self._closed
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<{type(self).__name__} {self.kind} {self.url} {state}>"
+
+
+class _StreamBase:
+    """The repr and base URL the sync and async stream classes share."""
+
+    _config: _StreamConfig
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={redact_url(self._config.base_url)!r})"
+
+    @property
+    def base_url(self) -> str:
+        """The market's base URL (redacted)."""
+        return redact_url(self._config.base_url)
