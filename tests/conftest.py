@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
@@ -34,8 +35,20 @@ def _broker_reachable(url: str) -> bool:
 def amqp_url() -> str:
     """URL of the real RabbitMQ; fails in CI and skips elsewhere when it is unreachable."""
     if not _broker_reachable(AMQP_URL):
-        message = f"RabbitMQ is not reachable at {urlparse(AMQP_URL).hostname}:{urlparse(AMQP_URL).port}"
+        where = urlparse(AMQP_URL)
+        message = f"RabbitMQ is not reachable at {where.hostname}:{where.port}"
         if os.environ.get("CI"):
             pytest.fail(f"{message}; CI must run the real-broker contract tests")
         pytest.skip(f"{message} (set CI=true to make this a failure)")
     return AMQP_URL
+
+
+@pytest.fixture(autouse=True)
+def _isolated_secrets() -> Iterator[None]:
+    """Restore the process-wide secrets registry after each test, so tests cannot leak secrets."""
+    from flxtrd._log import secrets_filter
+
+    saved = secrets_filter.secrets
+    yield
+    secrets_filter.clear()
+    secrets_filter.add(*saved)
