@@ -15,6 +15,7 @@ reaches the client by regeneration alone.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -365,6 +366,7 @@ class RestAPI(_RestCore):
             timeout=timeout,
             retry_policy=retry_policy,
         )
+        self._owns_http = http_client is None
         if http_client is not None:
             self._http = http_client
             return
@@ -427,6 +429,14 @@ class RestAPI(_RestCore):
         """Close the connection pool."""
         self._http.close()
 
+    def __del__(self) -> None:
+        # Code written for 0.2.9 never closes its client; release the pool's sockets when the
+        # client is collected (as anthropic's SyncHttpxClientWrapper does). Not for a given client.
+        http = getattr(self, "_http", None)
+        if http is not None and getattr(self, "_owns_http", False) and not http.is_closed:
+            with contextlib.suppress(Exception):  # best effort during garbage collection
+                http.close()
+
     def __enter__(self) -> RestAPI:
         return self
 
@@ -458,6 +468,7 @@ class AsyncRestAPI(_RestCore):
             timeout=timeout,
             retry_policy=retry_policy,
         )
+        self._owns_http = http_client is None
         if http_client is not None:
             self._http = http_client
             return
