@@ -1,0 +1,417 @@
+"""Accounts and tokens of the sandbox market: who may log in, and the tokens they are given.
+
+Permissive mode (the default)
+-----------------------------
+ANY e-mail and password log in: the account is made on first use, so example code with
+placeholder credentials runs. Everything about it is derived from the e-mail (trimmed,
+lower-cased) with a key made from the sandbox seed, so it is the same across restarts with the
+same seed and differs between seeds:
+
+- ``userId``: 24 hex digits (the shape of the market's ids),
+- one location: ``_id`` (the application key, also the AMQP reply queue) 24 hex digits, and
+  ``token`` (the device access token, the AMQP password) a UUID-shaped string.
+
+Strict mode
+-----------
+Only the accounts of an accounts file log in, with their passwords; anything else is refused
+(401 for generation 1, ``invalid_grant`` for OAuth2). The file is JSON or TOML (by suffix:
+``.toml`` is TOML, anything else JSON) holding a list ``accounts``; each entry has ``email`` and
+``password``, and may fix ``user_id`` and ``locations`` (each ``{"_id" | "id", "token", "name"}``,
+all optional; missing ids and tokens are derived as above)::
+
+    # accounts.toml
+    [[accounts]]
+    email = "alice@example.com"
+    password = "wonderland"
+
+    [[accounts]]
+    email = "bob@example.com"
+    password = "builder"
+    user_id = "b0b000000000000000000001"
+    locations = [{ _id = "bob-battery", token = "bob-device-token", name = "Battery" }]
+
+The same as JSON: ``{"accounts": [{"email": "alice@example.com", "password": "wonderland"}]}``.
+
+Tokens
+------
+Every token is an HS256 JWT signed with the seed's key, carrying the account's e-mail and user
+id, its kind (``login`` for the generation-1 bearer JWT of ``/users/login``, ``access`` and
+``refresh`` for OAuth2) and its expiry in ms on the market clock. They are stateless: a token
+stays valid until it expires, across restarts with the same seed. A token of the wrong kind,
+badly signed, malformed or expired (``now >= expiry``) is refused. Lifetimes are configurable
+(``access_lifetime_s`` short by default, so client refresh paths get exercised).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import importlib
+import itertools
+import json
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._clock import Clock, SystemClock
+
+__all__ = [
+    "DEFAULT_ACCESS_LIFETIME_S",
+    "DEFAULT_LOGIN_LIFETIME_S",
+    "DEFAULT_REFRESH_LIFETIME_S",
+    "OAUTH_CLIENT_ID",
+    "Account",
+    "Accounts",
+    "AuthError",
+    "IssuedToken",
+    "Location",
+    "normalize_email",
+    "parse_accounts",
+]
+
+OAUTH_CLIENT_ID = "glocalflexmarket_public_api"
+"""The one OAuth2 client id the market knows."""
+
+DEFAULT_ACCESS_LIFETIME_S = 300
+"""Lifetime of an OAuth2 access token, s (short, so clients refresh)."""
+
+DEFAULT_REFRESH_LIFETIME_S = 3600
+"""Lifetime of an OAuth2 refresh token, s."""
+
+DEFAULT_LOGIN_LIFETIME_S = 24 * 3600
+"""Lifetime of the generation-1 bearer JWT returned by ``/users/login``, s."""
+
+_KINDS = ("login", "access", "refresh")
+
+
+class AuthError(Exception):
+    """Credentials or a token were refused; ``error`` is the OAuth2 error code."""
+
+    def __init__(self, description: str, error: str = "invalid_grant") -> None:
+        super().__init__(description)
+        self.error = error
+        self.description = description
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A location (device, metering point): application key, device access token, name."""
+
+    id: str
+    """The application key (``_id``); also the AMQP reply queue."""
+    token: str
+    """The device access token; the AMQP password."""
+    name: str = ""
+    """Display name."""
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A market account: e-mail, user id (the AMQP user) and locations."""
+
+    email: str
+    user_id: str
+    locations: tuple[Location, ...]
+    password: str | None = field(default=None, repr=False)
+    """The password strict mode checks; None in permissive mode (any password)."""
+
+    @property
+    def application_keys(self) -> frozenset[str]:
+        """The application keys (location ids) of this account."""
+        return frozenset(loc.id for loc in self.locations)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    """An OAuth2 token pair as ``/auth/oauth/v2/token`` returns it."""
+
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    """Lifetime of the access token, s."""
+    refresh_expires_in: int
+    """Lifetime of the refresh token, s."""
+    token_type: str = "Bearer"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def normalize_email(email: str) -> str:
+    """The account key of an e-mail: trimmed and lower-cased."""
+    return email.strip().lower()
+
+
+class Accounts:
+    """The sandbox's accounts and token issuer (thread-safe); see the module docstring.
+
+    ``seed`` keys every derived id and token signature; ``strict`` refuses unknown accounts;
+    ``accounts`` are the known accounts (required for strict mode, optional otherwise); the
+    lifetimes are in seconds (integers >= 1) on ``clock``.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        clock: Clock | None = None,
+        strict: bool = False,
+        accounts: Iterable[Account] = (),
+        access_lifetime_s: int = DEFAULT_ACCESS_LIFETIME_S,
+        refresh_lifetime_s: int = DEFAULT_REFRESH_LIFETIME_S,
+        login_lifetime_s: int = DEFAULT_LOGIN_LIFETIME_S,
+    ) -> None:
+        for name, value in (
+            ("access_lifetime_s", access_lifetime_s),
+            ("refresh_lifetime_s", refresh_lifetime_s),
+            ("login_lifetime_s", login_lifetime_s),
+        ):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        self.seed = seed
+        self.strict = strict
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.access_lifetime_s = access_lifetime_s
+        self.refresh_lifetime_s = refresh_lifetime_s
+        self.login_lifetime_s = login_lifetime_s
+        self._key = hashlib.sha256(f"flxtrd-sandbox:{seed}".encode()).digest()
+        self._lock = threading.Lock()
+        self._jti = itertools.count(1)
+        self._by_email: dict[str, Account] = {}
+        self._by_user: dict[str, Account] = {}
+        self._by_device: dict[str, tuple[Account, Location]] = {}
+        for account in accounts:
+            self._add(account)
+
+    # -- construction ---------------------------------------------------------------------
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str], **kwargs: Any) -> Accounts:
+        """Strict accounts from a JSON or TOML accounts file (format: module docstring)."""
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() == ".toml":
+            data: Any = _load_toml(text)
+        else:
+            data = json.loads(text)
+        seed = kwargs.get("seed", 0)
+        kwargs.setdefault("strict", True)
+        return cls(accounts=parse_accounts(data, seed=seed), **kwargs)
+
+    def derive(self, email: str, password: str | None = None) -> Account:
+        """The permissive account of ``email``: ids and token derived from it and the seed."""
+        key = normalize_email(email)
+        location = Location(
+            id=self._digest("location", key)[:24],
+            token=_uuid_shape(self._digest("device", key)),
+            name="Sandbox device",
+        )
+        return Account(key, self._digest("user", key)[:24], (location,), password)
+
+    def _digest(self, purpose: str, text: str) -> str:
+        return hmac.new(self._key, f"{purpose}:{text}".encode(), hashlib.sha256).hexdigest()
+
+    def _add(self, account: Account) -> Account:
+        email = normalize_email(account.email)
+        if email in self._by_email:
+            raise ValueError(f"duplicate account {email!r}")
+        if account.user_id in self._by_user:
+            raise ValueError(f"duplicate user_id {account.user_id!r}")
+        for loc in account.locations:
+            if loc.token in self._by_device:
+                raise ValueError(f"duplicate device token of {email!r}")
+        self._by_email[email] = account
+        self._by_user[account.user_id] = account
+        for loc in account.locations:
+            self._by_device[loc.token] = (account, loc)
+        return account
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def login(self, email: str, password: str) -> Account:
+        """The account for these credentials (made on first use unless strict), or AuthError."""
+        if not email or not email.strip() or not password:
+            raise AuthError("Invalid user credentials")
+        key = normalize_email(email)
+        with self._lock:
+            account = self._by_email.get(key)
+            if account is None:
+                if self.strict:
+                    raise AuthError("Invalid user credentials")
+                return self._add(self.derive(key))
+        if account.password is not None and not hmac.compare_digest(
+            account.password.encode(), password.encode()
+        ):
+            raise AuthError("Invalid user credentials")
+        return account
+
+    def by_email(self, email: str) -> Account | None:
+        """The known account of ``email``, or None."""
+        with self._lock:
+            return self._by_email.get(normalize_email(email))
+
+    def by_user_id(self, user_id: str) -> Account | None:
+        """The known account with this user id, or None."""
+        with self._lock:
+            return self._by_user.get(user_id)
+
+    def by_device_token(self, token: str) -> tuple[Account, Location] | None:
+        """The account and location of a device access token, or None if it is unknown."""
+        with self._lock:
+            return self._by_device.get(token)
+
+    def owns_application_key(self, user_id: str, application_key: str) -> bool:
+        """Whether ``application_key`` is a location of the account ``user_id``."""
+        account = self.by_user_id(user_id)
+        return account is not None and application_key in account.application_keys
+
+    def all(self) -> list[Account]:
+        """Every known account, in the order they were made."""
+        with self._lock:
+            return list(self._by_email.values())
+
+    # -- tokens -----------------------------------------------------------------------------
+
+    def issue_login_token(self, account: Account) -> str:
+        """The generation-1 bearer JWT returned with ``/users/login`` (for ``/deals/``)."""
+        return self._sign(account, "login", self.login_lifetime_s)
+
+    def issue_token(self, username: str, password: str) -> IssuedToken:
+        """OAuth2 password grant: a token pair for these credentials, or AuthError."""
+        return self._pair(self.login(username, password))
+
+    def refresh(self, refresh_token: str) -> IssuedToken:
+        """OAuth2 refresh grant: a new token pair for a valid refresh token, or AuthError."""
+        return self._pair(self.verify(refresh_token, "refresh"))
+
+    def verify(self, token: str, *kinds: str) -> Account:
+        """The account of a valid, unexpired token of one of ``kinds``, or AuthError."""
+        claims = self._claims(token)
+        if claims.get("typ") not in kinds:
+            raise AuthError("Invalid token", "invalid_token")
+        if self.clock.now_ms() >= claims["exp_ms"]:
+            raise AuthError("Token expired", "invalid_token")
+        email, user_id = claims["email"], claims["sub"]
+        with self._lock:
+            account = self._by_email.get(email)
+            if account is None and not self.strict:
+                account = self._add(self.derive(email))
+        if account is None or account.user_id != user_id:
+            raise AuthError("Invalid token", "invalid_token")
+        return account
+
+    def _pair(self, account: Account) -> IssuedToken:
+        return IssuedToken(
+            access_token=self._sign(account, "access", self.access_lifetime_s),
+            refresh_token=self._sign(account, "refresh", self.refresh_lifetime_s),
+            expires_in=self.access_lifetime_s,
+            refresh_expires_in=self.refresh_lifetime_s,
+        )
+
+    def _sign(self, account: Account, kind: str, lifetime_s: int) -> str:
+        now = self.clock.now_ms()
+        claims = {
+            "sub": account.user_id,
+            "email": normalize_email(account.email),
+            "typ": kind,
+            "iat": now // 1000,
+            "exp": (now + lifetime_s * 1000) // 1000,
+            "exp_ms": now + lifetime_s * 1000,
+            "jti": next(self._jti),
+        }
+        header = _b64(b'{"alg":"HS256","typ":"JWT"}')
+        payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
+        signing_input = f"{header}.{payload}"
+        signature = hmac.new(self._key, signing_input.encode(), hashlib.sha256).digest()
+        return f"{signing_input}.{_b64(signature)}"
+
+    def _claims(self, token: str) -> dict[str, Any]:
+        parts = token.split(".") if isinstance(token, str) else []
+        if len(parts) != 3:
+            raise AuthError("Invalid token", "invalid_token")
+        header, payload, signature = parts
+        expected = hmac.new(self._key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        try:
+            given = _unb64(signature)
+            claims = json.loads(_unb64(payload))
+        except (ValueError, UnicodeDecodeError):
+            raise AuthError("Invalid token", "invalid_token") from None
+        if not hmac.compare_digest(expected, given) or not isinstance(claims, dict):
+            raise AuthError("Invalid token", "invalid_token")
+        if (
+            claims.get("typ") not in _KINDS
+            or not isinstance(claims.get("exp_ms"), int)
+            or not isinstance(claims.get("email"), str)
+            or not isinstance(claims.get("sub"), str)
+        ):
+            raise AuthError("Invalid token", "invalid_token")
+        return claims
+
+
+def _uuid_shape(hex_digest: str) -> str:
+    h = hex_digest
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
+
+
+def _load_toml(text: str) -> Any:
+    try:
+        toml = importlib.import_module("tomllib")
+    except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package
+        toml = importlib.import_module("tomli")
+    return toml.loads(text)
+
+
+def parse_accounts(data: Any, *, seed: int = 0) -> list[Account]:
+    """Read the ``accounts`` list of an accounts file (see the module docstring)."""
+    if not isinstance(data, Mapping) or not isinstance(data.get("accounts"), list):
+        raise ValueError("an accounts file holds a list 'accounts'")
+    deriver = Accounts(seed=seed)
+    found: list[Account] = []
+    for i, entry in enumerate(data["accounts"]):
+        where = f"accounts[{i}]"
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{where} must be a table/object")
+        email, password = entry.get("email"), entry.get("password")
+        if not isinstance(email, str) or not email.strip():
+            raise ValueError(f"{where}.email must be a non-empty string")
+        if not isinstance(password, str) or not password:
+            raise ValueError(f"{where}.password must be a non-empty string")
+        derived = deriver.derive(email)
+        user_id = entry.get("user_id", derived.user_id)
+        if not isinstance(user_id, str) or not user_id:
+            raise ValueError(f"{where}.user_id must be a non-empty string")
+        raw_locations = entry.get("locations")
+        if raw_locations is None:
+            locations = derived.locations
+        else:
+            if not isinstance(raw_locations, list) or not raw_locations:
+                raise ValueError(f"{where}.locations must be a non-empty list")
+            locs: list[Location] = []
+            for j, raw in enumerate(raw_locations):
+                if not isinstance(raw, Mapping):
+                    raise ValueError(f"{where}.locations[{j}] must be a table/object")
+                suffix = "" if j == 0 else f":{j}"
+                loc_id = raw.get("_id", raw.get("id"))
+                if loc_id is None:
+                    loc_id = deriver._digest("location", derived.email + suffix)[:24]
+                token = raw.get("token")
+                if token is None:
+                    token = _uuid_shape(deriver._digest("device", derived.email + suffix))
+                name = raw.get("name", "")
+                if not all(isinstance(v, str) for v in (loc_id, token, name)) or not (
+                    loc_id and token
+                ):
+                    raise ValueError(f"{where}.locations[{j}]: _id, token, name must be strings")
+                locs.append(Location(loc_id, token, name))
+            locations = tuple(locs)
+        found.append(Account(derived.email, user_id, locations, password))
+    return found
