@@ -141,6 +141,7 @@ class AuthPlugin(BasePlugin):
         self._clock: Callable[[], float] = clock if clock is not None else time.monotonic
         self._host: BaseFlexAPIClient | None = None
         self._base_path = ""
+        self._base_url = ""
         self._identity: Identity | None = None
         self._jwt: str | None = None
         self._token: _Token | None = None
@@ -160,6 +161,7 @@ class AuthPlugin(BasePlugin):
         if self.location_id is None:
             self.location_id = host.location_id
         self._base_path = host.endpoint.base_path
+        self._base_url = host.base_url
         register_secret(self.user.password, self.user.access_token)
 
     def _bound(self) -> BaseFlexAPIClient:
@@ -188,9 +190,12 @@ class AuthPlugin(BasePlugin):
         """Which credentials a request to ``url`` needs: none, generation 1 JWT, generation 2."""
         if not url:
             return _NONE
-        path = httpx.URL(url).path if "://" in url else url
-        if self._base_path and path.startswith(self._base_path):
-            path = path[len(self._base_path) :]
+        if self._base_url and url.startswith(self._base_url):
+            path = url[len(self._base_url) :]  # the common case, without parsing the URL
+        else:
+            path = httpx.URL(url).path if "://" in url else url
+            if self._base_path and path.startswith(self._base_path):
+                path = path[len(self._base_path) :]
         if path.startswith(_AUTH_PATHS):
             return _NONE
         if path.startswith("/api/"):

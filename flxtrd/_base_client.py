@@ -122,9 +122,9 @@ def build_request(prepared: PreparedRequest, timeout: httpx.Timeout) -> httpx.Re
     extensions: dict[str, Any] = {"timeout": (prepared.timeout or timeout).as_dict()}
     if prepared.retry_non_idempotent:
         extensions[RETRY_OPT_IN_EXTENSION] = True
-    url = httpx.URL(prepared.url)
+    url: str | httpx.URL = prepared.url
     if prepared.params:
-        url = url.copy_merge_params(prepared.params)  # keep a query given in the endpoint
+        url = httpx.URL(url).copy_merge_params(prepared.params)  # keep the endpoint's own query
     return httpx.Request(
         prepared.method,
         url,
@@ -161,7 +161,7 @@ def translate_transport_error(exc: httpx.HTTPError, request: httpx.Request) -> F
 # --- typed operations ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Operation(Generic[T]):
     """One typed REST call: how to send it and how to parse a success into a generated model.
 

@@ -88,8 +88,16 @@ class PluginChain:
 
     def __init__(self, plugins: Iterable[BasePlugin] = ()) -> None:
         self._plugins: tuple[BasePlugin, ...] = ()
+        self._names: dict[tuple[int, str], str] = {}
         for plugin in plugins:
             self.add(plugin)
+
+    def _key(self, plugin: BasePlugin, suffix: str) -> str:
+        """``str(plugin) + suffix``, computed once per plugin (``str()`` may be costly)."""
+        key = self._names.get((id(plugin), suffix))
+        if key is None:
+            key = self._names[(id(plugin), suffix)] = f"{plugin}{suffix}"
+        return key
 
     @property
     def plugins(self) -> tuple[BasePlugin, ...]:
@@ -116,6 +124,7 @@ class PluginChain:
         for present in self._plugins:
             if type(present) is type(plugin):
                 self._plugins = tuple(p for p in self._plugins if p is not present)
+                self._names = {k: v for k, v in self._names.items() if k[0] != id(present)}
                 if _logger.isEnabledFor(logging.DEBUG):
                     _logger.debug("Removed plugin %s", plugin)
                 return True
@@ -133,7 +142,7 @@ class PluginChain:
         """Run every ``before_request`` hook; return the plugin data collected."""
         plugin_data: dict[str, Any] = {}
         for plugin in self._plugins:
-            plugin_data[f"{plugin}_before"] = plugin.before_request(
+            plugin_data[self._key(plugin, "_before")] = plugin.before_request(
                 method=method, url=url, headers=headers, params=params, data=data
             )
         return plugin_data
@@ -141,7 +150,7 @@ class PluginChain:
     def after(self, response: Any, plugin_data: dict[str, Any]) -> dict[str, Any]:
         """Run every ``after_request`` hook, adding to ``plugin_data``; return it."""
         for plugin in self._plugins:
-            plugin_data[f"{plugin}_after"] = plugin.after_request(response)
+            plugin_data[self._key(plugin, "_after")] = plugin.after_request(response)
         return plugin_data
 
     async def abefore(
@@ -155,7 +164,7 @@ class PluginChain:
         """Await every ``abefore_request`` hook; return the plugin data collected."""
         plugin_data: dict[str, Any] = {}
         for plugin in self._plugins:
-            plugin_data[f"{plugin}_before"] = await plugin.abefore_request(
+            plugin_data[self._key(plugin, "_before")] = await plugin.abefore_request(
                 method=method, url=url, headers=headers, params=params, data=data
             )
         return plugin_data
@@ -163,5 +172,5 @@ class PluginChain:
     async def aafter(self, response: Any, plugin_data: dict[str, Any]) -> dict[str, Any]:
         """Await every ``aafter_request`` hook, adding to ``plugin_data``; return it."""
         for plugin in self._plugins:
-            plugin_data[f"{plugin}_after"] = await plugin.aafter_request(response)
+            plugin_data[self._key(plugin, "_after")] = await plugin.aafter_request(response)
         return plugin_data

@@ -98,25 +98,37 @@ _RELATIVE_TIME = re.compile(r"^[1-9][0-9]{0,5}[smhd]$")
 _MAX_LIMIT = 1000
 
 
+_PARSERS: dict[str, Callable[[httpx.Response], Any]] = {}
+_OK = frozenset({200})
+
+
+def _parser(module: Any) -> Callable[[httpx.Response], Any]:
+    """The generated module's ``_parse_response`` bound to the parser client (cached)."""
+    parse = _PARSERS.get(module.__name__)
+    if parse is None:
+        generated = module._parse_response
+
+        def parse(response: httpx.Response) -> Any:
+            return generated(client=_PARSER, response=response)
+
+        _PARSERS[module.__name__] = parse
+    return parse
+
+
 def _op(
     name: str,
     module: Any,
     kwargs: dict[str, Any],
     *,
-    ok_statuses: frozenset[int] = frozenset({200}),
+    ok_statuses: frozenset[int] = _OK,
     retry_non_idempotent: bool = False,
 ) -> Operation[Any]:
     """An Operation from a generated module's ``_get_kwargs`` result and its ``_parse_response``."""
-    parse = module._parse_response
-
-    def parse_response(response: httpx.Response) -> Any:
-        return parse(client=_PARSER, response=response)
-
     return Operation(
         name=name,
-        method=str(kwargs["method"]).upper(),
-        path=str(kwargs["url"]),
-        parse=parse_response,
+        method=kwargs["method"].upper(),
+        path=kwargs["url"],
+        parse=_parser(module),
         params=kwargs.get("params") or None,
         headers=kwargs.get("headers") or None,
         json=kwargs.get("json"),
