@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, TypeAlias
 
 from msgspec import UNSET, Meta, Struct, UnsetType
@@ -52,7 +52,7 @@ BidOrderLineText: TypeAlias = Annotated[
 ]
 
 
-class OrderSide(str, Enum):
+class OrderSide(StrEnum):
     ask = "ask"
     bid = "bid"
 
@@ -191,37 +191,37 @@ class ControlData(Struct):
     message: Annotated[str, Meta(description="Human-readable status.")]
 
 
-class ControlStatus(str, Enum):
+class ControlStatus(StrEnum):
     success = "success"
     error = "error"
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     buy = "buy"
     sell = "sell"
 
 
-class ContractStatus(str, Enum):
+class ContractStatus(StrEnum):
     active = "active"
     settled = "settled"
     cancelled = "cancelled"
 
 
-class SettlementStatus(str, Enum):
+class SettlementStatus(StrEnum):
     awaiting_verification_completion = "awaiting_verification_completion"
     processing_settlement = "processing_settlement"
     completed_success = "completed_success"
     completed_error = "completed_error"
 
 
-class VerificationStatus(str, Enum):
+class VerificationStatus(StrEnum):
     baseline_received = "baseline_received"
     baseline_accepted = "baseline_accepted"
     baseline_rejected = "baseline_rejected"
     awaiting_metering_data = "awaiting_metering_data"
 
 
-class OrderStatus(str, Enum):
+class OrderStatus(StrEnum):
     pending = "pending"
     awaiting_baseline_data = "awaiting_baseline_data"
     selected_for_baseline_activation = "selected_for_baseline_activation"

@@ -1,12 +1,7 @@
 # Generated from specs/openapi.yaml by openapi-python-client 0.29.1; do not edit.
 # Change the spec, its generator config or a template in specs/; `make regenerate`.
-from __future__ import annotations
-
 import ssl
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from typing_extensions import Self
+from typing import Any, Self
 
 import httpx
 from attrs import define, evolve, field

@@ -1,9 +1,9 @@
 # Generated from specs/openapi.yaml by openapi-python-client 0.29.1; do not edit.
 # Change the spec, its generator config or a template in specs/; `make regenerate`.
-from enum import Enum
+from enum import StrEnum
 
 
-class BaselineUnitMeasured(str, Enum):
+class BaselineUnitMeasured(StrEnum):
     KWH = "kWh"
     MWH = "MWh"
     WH = "Wh"
