@@ -1,18 +1,23 @@
 """Side-by-side REST benchmarks of the flxtrd client (not a test; run it as a script).
 
-Cases (each a fresh worker process; rounds interleaved, case order rotating each round):
+Cases:
 
 - ``http: flxtrd orders.place``: typed order placement through ``FlexAPIClient.orders.place``
   (validation, plugins, auth header, retry transport, error mapping, parsing the generated
   ``Order``) over plain HTTP to a local uvicorn + Starlette server, one connection pool;
 - ``http: bare httpx.Client``: ``httpx.Client.post(json=<the same body>)`` to the same server
-  (the baseline; target ratio >= 0.9);
+  (the baseline; target ratio >= 0.9). These two run in one worker process in alternating
+  batches (2 x rounds batches, order swapped every round), so each pair of batches sees the same
+  machine load;
 - ``https: flxtrd orders.place``: the typed placement over HTTPS (certificate verified against the
   self-signed CA this script makes);
 - ``https: flxtrd 0.2.9 make_request``: flxtrd 0.2.9's ``make_request("POST", "/api/v1/order/")``
   with the same JSON body (requests without a session: a new connection, TLS handshake and trust
   store load per call, its AuthPlugin before every call), installed into ``.bench-venv`` by this
   script (target: flxtrd >= 30x);
+The HTTPS cases run in fresh worker processes (0.2.9 lives in another virtualenv), rounds
+interleaved with the case order rotating each round.
+
 - ``python -c "import flxtrd"`` wall time, flxtrd vs 0.2.9 (target <= 0.7x); also shown:
   ``python -c "pass"`` and ``import flxtrd._client`` (what using the client imports).
 
@@ -38,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -157,9 +163,9 @@ def _report(n: int, seconds: float) -> None:
     print(json.dumps({"rate": n / seconds}), flush=True)
 
 
-def worker_typed(url: str, n: int, cafile: str | None) -> None:
-    """flxtrd: typed order placement."""
-    from datetime import datetime, timezone
+def typed_placer(url: str, cafile: str | None) -> tuple[Any, Any]:
+    """flxtrd: a client and a function placing one typed order through it."""
+    from datetime import datetime
 
     sys.path.insert(0, str(ROOT))
     from flxtrd._client import FlexAPIClient
@@ -169,25 +175,24 @@ def worker_typed(url: str, n: int, cafile: str | None) -> None:
         "side": "buy",
         "power_w": 2500.0,
         "price_eur_per_kwh": 0.25,
-        "delivery_start": datetime(2030, 1, 1, 10, 0, tzinfo=timezone.utc),
-        "delivery_end": datetime(2030, 1, 1, 10, 15, tzinfo=timezone.utc),
-        "expiry_time": datetime(2030, 1, 1, 9, 30, tzinfo=timezone.utc),
+        "delivery_start": datetime(2030, 1, 1, 10, 0, tzinfo=UTC),
+        "delivery_end": datetime(2030, 1, 1, 10, 15, tzinfo=UTC),
+        "expiry_time": datetime(2030, 1, 1, 9, 30, tzinfo=UTC),
         "country_code": "DE",
         "location_ids": ["loc-001"],
     }
-    with FlexAPIClient(
+    client = FlexAPIClient(
         base_url=url, user=User(name=USER, password=PASSWORD), env={}, ca_bundle=cafile
-    ) as client:
-        for _ in range(max(50, n // 20)):
-            client.orders.place(**fields)
-        start = time.perf_counter()
-        for _ in range(n):
-            client.orders.place(**fields)
-        _report(n, time.perf_counter() - start)
+    )
+
+    def place() -> None:
+        client.orders.place(**fields)
+
+    return client, place
 
 
-def worker_bare(url: str, n: int, cafile: str | None) -> None:
-    """A bare httpx.Client posting the same JSON body."""
+def bare_poster(url: str, cafile: str | None) -> tuple[Any, Any]:
+    """A bare httpx.Client and a function posting the same JSON body through it."""
     import ssl
 
     import httpx
@@ -195,15 +200,49 @@ def worker_bare(url: str, n: int, cafile: str | None) -> None:
     verify: Any = ssl.create_default_context(cafile=cafile) if cafile else True
     headers = {"Authorization": BEARER}
     target = url + "/api/v1/order/"
-    with httpx.Client(verify=verify) as client:
+    client = httpx.Client(verify=verify)
+
+    def post() -> None:
+        response = client.post(target, json=BODY, headers=headers)
+        if response.status_code != 200:
+            raise RuntimeError(response.status_code)
+
+    return client, post
+
+
+def _rate(call: Any, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        call()
+    return n / (time.perf_counter() - start)
+
+
+def worker_typed(url: str, n: int, cafile: str | None) -> None:
+    """flxtrd: typed order placement, one measurement."""
+    client, place = typed_placer(url, cafile)
+    with client:
         for _ in range(max(50, n // 20)):
-            client.post(target, json=BODY, headers=headers)
-        start = time.perf_counter()
-        for _ in range(n):
-            response = client.post(target, json=BODY, headers=headers)
-            if response.status_code != 200:
-                raise RuntimeError(response.status_code)
-        _report(n, time.perf_counter() - start)
+            place()
+        print(json.dumps({"rate": _rate(place, n)}), flush=True)
+
+
+def worker_pair(url: str, n: int, rounds: int) -> None:
+    """flxtrd typed vs bare httpx in one process, alternating batches (paired rounds)."""
+    typed_client, place = typed_placer(url, None)
+    bare_client, post = bare_poster(url, None)
+    with typed_client, bare_client:
+        for _ in range(max(100, n // 10)):
+            place()
+            post()
+        typed, bare = [], []
+        for r in range(rounds):
+            if r % 2:
+                bare.append(_rate(post, n))
+                typed.append(_rate(place, n))
+            else:
+                typed.append(_rate(place, n))
+                bare.append(_rate(post, n))
+    print(json.dumps({"typed": typed, "bare": bare}), flush=True)
 
 
 def worker_029(host: str, n: int, cafile: str) -> None:
@@ -291,7 +330,7 @@ def make_certificate(directory: Path) -> tuple[str, str]:
         return str(cert), str(key)
     private = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -379,9 +418,17 @@ def main() -> None:
         try:
             http_url = f"http://127.0.0.1:{http.port}"
             https_url = f"https://127.0.0.1:{https.port}"
+            print("plain HTTP: typed vs bare, alternating batches in one process", file=sys.stderr)
+            pair = subprocess.run(
+                [here, __file__, "--worker", "pair", http_url, str(args.n_http), str(2 * rounds)],
+                capture_output=True,
+                text=True,
+                cwd=tempfile.gettempdir(),
+                check=True,
+            )
+            rates = json.loads(pair.stdout.strip().splitlines()[-1])
+            results[HTTP_TYPED], results[HTTP_BARE] = rates["typed"], rates["bare"]
             cases: list[tuple[str, str, str, str, int, str | None]] = [
-                (HTTP_TYPED, here, "typed", http_url, args.n_http, None),
-                (HTTP_BARE, here, "bare", http_url, args.n_http, None),
                 (HTTPS_TYPED, here, "typed", https_url, args.n_https, cafile),
             ]
             if old_python is not None:
@@ -451,8 +498,8 @@ if __name__ == "__main__":
         cafile = rest[0] if rest else None
         if kind == "typed":
             worker_typed(target, int(count), cafile)
-        elif kind == "bare":
-            worker_bare(target, int(count), cafile)
+        elif kind == "pair":
+            worker_pair(target, int(count), int(rest[0]))
         else:
             assert cafile is not None
             worker_029(target, int(count), cafile)

@@ -13,7 +13,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
@@ -340,7 +340,7 @@ class BaseFlexAPIClient:
 
     def _now(self) -> datetime:
         """The current time as an aware UTC datetime (for order validation)."""
-        return datetime.fromtimestamp(self._now_s(), tz=timezone.utc)
+        return datetime.fromtimestamp(self._now_s(), tz=UTC)
 
     def _now_ms(self) -> int:
         """The current time in epoch ms (for generation-1 order validation)."""

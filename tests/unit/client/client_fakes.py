@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
@@ -33,7 +33,7 @@ APP_KEY_2 = "5f0c8e1a2b3c4d5e6f7081a1"
 SECRET_MARK = "S3cr3t"
 
 #: 2026-11-28T09:00:00Z, the fake clock's start.
-START = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 
 
 def make_user(**overrides: Any) -> User:
@@ -76,12 +76,12 @@ class FakeClock:
 
     def datetime(self) -> datetime:
         """Now as an aware UTC datetime."""
-        return datetime.fromtimestamp(self.now, tz=timezone.utc)
+        return datetime.fromtimestamp(self.now, tz=UTC)
 
 
 def iso(moment: datetime) -> str:
     """ISO 8601 UTC with Z."""
-    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat() + "Z"
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
 
 
 Responder = Callable[[httpx.Request], httpx.Response]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
 
@@ -230,4 +230,4 @@ def test_retry_policy_is_validated() -> None:
 
 def test_utc_helpers_are_consistent(clock: FakeClock) -> None:
     """The fake clock's datetime is the 2026-11-28T09:00Z start (sanity of the fixture)."""
-    assert clock.datetime() == datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
+    assert clock.datetime() == datetime(2026, 11, 28, 9, 0, tzinfo=UTC)

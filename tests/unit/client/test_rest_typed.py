@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -56,7 +56,7 @@ async def test_place_returns_the_generated_order(
     assert order.id == 1
     assert order.side is Side.BUY
     assert order.status is OrderStatus.PENDING
-    assert order.delivery_start == datetime(2026, 11, 29, 10, 0, tzinfo=timezone.utc)
+    assert order.delivery_start == datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
     assert order.location.country_code is CountryCode.DE
     sent = market.requests[-1]
     assert b'"delivery_start":"2026-11-29T10:00:00Z"' in sent.content
