@@ -28,6 +28,7 @@ Entry = tuple[float, int, "RestingOrder"]
 """A book entry: (sort_price, -seq, order), ascending = worst first."""
 
 _COMPACT_MIN_DEAD = 32
+_FITS_CACHE_SIZE = 4096
 
 
 class RestingOrder:
@@ -58,7 +59,6 @@ class RestingOrder:
         "sort_price",
         "start",
         "status",
-        "supply",
         "updated_ms",
     )
 
@@ -110,8 +110,6 @@ class RestingOrder:
         """Whether the order can match now (matching_active or partial_filled, power left)."""
         self.bucket: Bucket | None = None
         """The bucket holding the order while it rests in the book."""
-        self.supply = 0.0
-        """Sells only: an upper bound of the power the fitting resting buys could give it."""
 
     def __repr__(self) -> str:
         return (
@@ -122,9 +120,24 @@ class RestingOrder:
 
 
 class Bucket:
-    """The orders of one side resting for one delivery window, in price-time priority."""
+    """The orders of one side resting for one delivery window, in price-time priority.
 
-    __slots__ = ("dead", "end", "entries", "index", "start")
+    Sell buckets also keep `by_power`, their orders sorted by power (a resting sell's power
+    never changes: it fills whole), and `supply_ub`, an upper bound of the power the resting
+    buys that fit this window and cross `supply_price` could give (locations ignored), valid for
+    every sell here priced at or above `supply_price`; None when unknown.
+    """
+
+    __slots__ = (
+        "by_power",
+        "dead",
+        "end",
+        "entries",
+        "index",
+        "start",
+        "supply_price",
+        "supply_ub",
+    )
 
     def __init__(self, index: SideIndex, start: int, end: int) -> None:
         self.index = index
@@ -132,11 +145,18 @@ class Bucket:
         self.end = end
         self.entries: list[Entry] = []
         self.dead = 0
+        self.by_power: list[Entry] = []
+        self.supply_ub: float | None = None
+        self.supply_price = 0.0
 
     def add(self, order: RestingOrder) -> None:
         """Rest `order` here at its price-time position."""
         bisect.insort(self.entries, (order.sort_price, -order.seq, order))
         order.bucket = self
+        if order.side is Side.SELL:
+            bisect.insort(self.by_power, (order.remaining, order.seq, order))
+            if self.supply_ub is not None and order.price < self.supply_price:
+                self.supply_ub = None  # the bound does not cover a sell this cheap
 
     def best_first(self) -> Iterator[Entry]:
         """Walk the entries best first (dead ones included; callers skip them)."""
@@ -155,9 +175,11 @@ class Bucket:
                     kept.append(entry)
                 else:
                     entry[2].bucket = None
-            self.entries = kept
+            self.entries = entries = kept
             self.dead = 0
-        if not self.entries:
+        if len(self.by_power) > 2 * (len(entries) - self.dead) + _COMPACT_MIN_DEAD:
+            self.by_power = [entry for entry in self.by_power if entry[2].live]
+        if not entries:
             self.dead = 0
             self.index.remove(self)
 
@@ -169,7 +191,16 @@ class Bucket:
 class SideIndex:
     """The buckets of one (generation, country, side), searchable by delivery window."""
 
-    __slots__ = ("buckets", "country", "generation", "max_duration", "side", "windows")
+    __slots__ = (
+        "buckets",
+        "country",
+        "fits",
+        "generation",
+        "max_duration",
+        "side",
+        "version",
+        "windows",
+    )
 
     def __init__(self, generation: int, country: str, side: Side) -> None:
         self.generation = generation
@@ -179,6 +210,10 @@ class SideIndex:
         self.windows: list[tuple[int, int]] = []
         self.max_duration = 0
         """Longest window ever held (only grows; bounds the backwards search)."""
+        self.version = 0
+        """Bumped whenever a bucket is created or removed (invalidates `fits`)."""
+        self.fits: dict[tuple[int, int], tuple[int, list[Bucket]]] = {}
+        """Cached searches: opposite-side window -> (version, buckets here fitting it)."""
 
     def bucket_for(self, start: int, end: int) -> Bucket:
         """The bucket of window `[start, end)`, created if missing."""
@@ -187,6 +222,7 @@ class SideIndex:
         if bucket is None:
             bucket = self.buckets[key] = Bucket(self, start, end)
             bisect.insort(self.windows, key)
+            self.version += 1
             if end - start > self.max_duration:
                 self.max_duration = end - start
         return bucket
@@ -198,6 +234,7 @@ class SideIndex:
             del self.buckets[key]
             i = bisect.bisect_left(self.windows, key)
             del self.windows[i]
+            self.version += 1
 
     def starting_in(self, lo: int, hi: int) -> list[Bucket]:
         """The buckets whose window starts in `[lo, hi)`, by start."""
@@ -228,47 +265,57 @@ class Book:
         """Every side index (for snapshots)."""
         return self._indexes.values()
 
-    def _fitting(
-        self, index: SideIndex, buy: tuple[int, int] | None, sell: tuple[int, int] | None
-    ) -> list[Bucket]:
-        """Buckets of `index` whose window fits the given buy or sell window."""
-        generation = index.generation
-        search = rules.window_search(generation)
-        fits = rules.windows_fit
-        if buy is not None:  # looking for sells fitting this buy window
-            bs, be = buy
-            if search is WindowSearch.EXACT:
-                bucket = index.buckets.get(buy)
-                candidates = [bucket] if bucket is not None else []
-            elif search is WindowSearch.SELL_WITHIN_BUY:
-                candidates = index.starting_in(bs, be)
-            else:
-                candidates = index.starting_in(bs - index.max_duration + 1, be)
-            return [b for b in candidates if fits(generation, bs, be, b.start, b.end)]
-        assert sell is not None  # looking for buys fitting this sell window
-        ss, se = sell
-        if search is WindowSearch.EXACT:
-            bucket = index.buckets.get(sell)
-            candidates = [bucket] if bucket is not None else []
-        elif search is WindowSearch.SELL_WITHIN_BUY:
-            candidates = index.starting_in(se - index.max_duration, ss + 1)
-        else:
-            candidates = index.starting_in(ss - index.max_duration + 1, se)
-        return [b for b in candidates if fits(generation, b.start, b.end, ss, se)]
+    def _fitting(self, index: SideIndex, window: tuple[int, int]) -> list[Bucket]:
+        """Buckets of `index` whose window fits `window`, a window of the other side (cached)."""
+        cached = index.fits.get(window)
+        if cached is not None and cached[0] == index.version:
+            return cached[1]
+        if len(index.fits) >= _FITS_CACHE_SIZE:
+            index.fits.clear()
+        found = _search(index, window)
+        index.fits[window] = (index.version, found)
+        return found
 
     def sells_for(self, buy: RestingOrder) -> list[Bucket]:
         """Sell buckets whose window fits `buy` (same generation and country)."""
         index = self._indexes.get((buy.generation, buy.country, Side.SELL))
         if index is None or not index.buckets:
             return []
-        return self._fitting(index, (buy.start, buy.end), None)
+        return self._fitting(index, (buy.start, buy.end))
+
+    def buys_fitting(self, sells: Bucket) -> list[Bucket]:
+        """Buy buckets whose window fits the window of the sell bucket `sells`."""
+        index = self._indexes.get((sells.index.generation, sells.index.country, Side.BUY))
+        if index is None or not index.buckets:
+            return []
+        return self._fitting(index, (sells.start, sells.end))
 
     def buys_for(self, sell: RestingOrder) -> list[Bucket]:
         """Buy buckets whose window fits `sell` (same generation and country)."""
         index = self._indexes.get((sell.generation, sell.country, Side.BUY))
         if index is None or not index.buckets:
             return []
-        return self._fitting(index, None, (sell.start, sell.end))
+        return self._fitting(index, (sell.start, sell.end))
+
+
+def _search(index: SideIndex, window: tuple[int, int]) -> list[Bucket]:
+    """Buckets of `index` fitting `window` (a window of the other side), by start."""
+    generation = index.generation
+    search = rules.window_search(generation)
+    fits = rules.windows_fit
+    start, end = window
+    if search is WindowSearch.EXACT:
+        bucket = index.buckets.get(window)
+        candidates = [bucket] if bucket is not None else []
+    elif search is WindowSearch.SELL_WITHIN_BUY and index.side is Side.SELL:
+        candidates = index.starting_in(start, end)  # sells inside this buy window
+    elif search is WindowSearch.SELL_WITHIN_BUY:
+        candidates = index.starting_in(end - index.max_duration, start + 1)  # buys around it
+    else:
+        candidates = index.starting_in(start - index.max_duration + 1, end)  # overlapping
+    if index.side is Side.SELL:
+        return [b for b in candidates if fits(generation, start, end, b.start, b.end)]
+    return [b for b in candidates if fits(generation, b.start, b.end, start, end)]
 
 
 def best_first(buckets: list[Bucket], extra: RestingOrder | None = None) -> Iterator[Entry]:
@@ -278,6 +325,8 @@ def best_first(buckets: list[Bucket], extra: RestingOrder | None = None) -> Iter
             return reversed(buckets[0].entries)
         if not buckets:
             return iter(())
+    elif not buckets:
+        return iter(((extra.sort_price, -extra.seq, extra),))
     iterators: list[Iterator[Entry]] = [reversed(b.entries) for b in buckets]
     if extra is not None:
         iterators.append(iter(((extra.sort_price, -extra.seq, extra),)))

@@ -87,13 +87,16 @@ location-mismatched entries skipped), not to the size of the book. Resting an or
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import math
 import random
+import sys
 import threading
 from collections import deque
 
 from . import _rules as rules
-from ._book import Book, Bucket, RestingOrder, best_first
+from ._book import Book, Bucket, Entry, RestingOrder, best_first
 from ._clock import Clock, SystemClock
 from ._types import (
     ActionError,
@@ -126,6 +129,7 @@ _EPS = rules.POWER_EPSILON
 _ID_GAP = 8
 _TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED})
 _HEAP_SLACK = 1024
+_MAX_SEQ = sys.maxsize
 
 Allocation = list[tuple[RestingOrder, float]]
 
@@ -587,9 +591,8 @@ class MatchingEngine:
             self._match_bid(ro, now, events)
 
     def _match_ask(self, ask: RestingOrder, now: int, events: list[Event]) -> None:
-        allocation, supply = self._allocate(ask, self._book.buys_for(ask), None)
+        allocation = self._allocate(ask, self._book.buys_for(ask), None)
         if allocation is None:
-            ask.supply = supply
             self._book.add(ask)
             return
         touched: set[Bucket] = set()
@@ -598,54 +601,121 @@ class MatchingEngine:
             bucket.tidy()
 
     def _match_bid(self, bid: RestingOrder, now: int, events: list[Event]) -> None:
-        buckets = self._book.sells_for(bid)
-        if buckets:
+        price, locations = bid.price, bid.locations
+        prices_cross, locations_match = rules.prices_cross, rules.locations_match
+        book = self._book
+        sell_buckets = book.sells_for(bid)
+        reach = bid.remaining + _EPS
+        candidates: list[Entry] = []
+        bounds: dict[Bucket, float] = {}
+        for sells in sell_buckets:
+            entries = sells.entries
+            if not entries or not prices_cross(price, entries[-1][2].price):
+                continue  # not even the best sell here is reached
+            bound = sells.supply_ub
+            if bound is None:
+                bound = self._bound_supply(sells, book.buys_fitting(sells))
+            # A sell can only be completed if this bid plus the resting buys reach its power.
+            limit = reach + bound
+            by_power = sells.by_power
+            if by_power[0][0] > limit:
+                continue  # every sell here is too large
+            bounds[sells] = bound
+            # Look at the sells this bid's price reaches or at those small enough, whichever
+            # are fewer, and keep those that are both.
+            first = _first_crossing(entries, price)
+            small = (
+                len(by_power)
+                if limit >= by_power[-1][0]
+                else bisect.bisect_right(by_power, (limit, _MAX_SEQ))
+            )
+            if len(entries) - first <= small:
+                for entry in entries[first:]:
+                    ask = entry[2]
+                    if (
+                        ask.live
+                        and ask.remaining <= limit
+                        and locations_match(locations, ask.locations)
+                    ):
+                        candidates.append(entry)
+            else:
+                for _, _, ask in by_power[:small]:
+                    if (
+                        ask.live
+                        and prices_cross(price, ask.price)
+                        and locations_match(locations, ask.locations)
+                    ):
+                        candidates.append((ask.sort_price, -ask.seq, ask))
+        if candidates:
+            candidates.sort(reverse=True)  # best first
             touched: set[Bucket] = set()
-            prices_cross, locations_match = rules.prices_cross, rules.locations_match
-            for _, _, ask in best_first(buckets):
-                if bid.remaining <= _EPS or not prices_cross(bid.price, ask.price):
+            for _, _, ask in candidates:
+                if bid.remaining <= _EPS:
                     break
-                if not ask.live or not locations_match(bid.locations, ask.locations):
+                home = ask.bucket
+                assert home is not None
+                if ask.remaining > bid.remaining + bounds[home] + _EPS:
                     continue
-                if ask.supply + bid.remaining < ask.remaining - _EPS:
-                    ask.supply += bid.remaining  # still cannot be absorbed; bid now counts
-                    continue
-                allocation, supply = self._allocate(ask, self._book.buys_for(ask), bid)
+                allocation = self._allocate(ask, book.buys_fitting(home), bid)
                 if allocation is None:
-                    ask.supply = supply
+                    home.supply_ub = None  # the bound was loose here: recompute next time
                     continue
                 self._execute(ask, allocation, now, events, touched)
             for bucket in touched:
                 bucket.tidy()
         if bid.live:
-            self._book.add(bid)
+            # The bid rests: every sell bucket it fits may now count on what it has left.
+            left = bid.remaining
+            for sells in sell_buckets:
+                if sells.supply_ub is not None and prices_cross(price, sells.supply_price):
+                    sells.supply_ub += left
+            book.add(bid)
+
+    def _bound_supply(self, sells: Bucket, buys: list[Bucket]) -> float:
+        """Recompute `sells.supply_ub` (inf once it exceeds every sell's power there)."""
+        floor = sells.entries[-1][2].price
+        cap = sells.by_power[-1][0]
+        prices_cross = rules.prices_cross
+        crossing = [b for b in buys if b.entries and prices_cross(b.entries[-1][2].price, floor)]
+        total = 0.0
+        for _, _, bid in best_first(crossing):
+            if not prices_cross(bid.price, floor):
+                break
+            if bid.live:
+                total += bid.remaining
+                if total >= cap:
+                    total = math.inf
+                    break
+        sells.supply_ub, sells.supply_price = total, floor
+        return total
 
     def _allocate(
         self, ask: RestingOrder, buckets: list[Bucket], extra: RestingOrder | None
-    ) -> tuple[Allocation | None, float]:
-        """Share `ask` out over the fitting bids in priority, or say it cannot be absorbed.
+    ) -> Allocation | None:
+        """Share `ask` out over the fitting bids in priority, or None if they cannot absorb it.
 
-        Returns (allocation, supply): the allocation is None when the fitting bids cannot absorb
-        the whole ask, and supply is then the total power they could give.
+        `buckets` are the buy buckets fitting the ask; `extra` is an incoming bid not in the
+        book yet, walked at its own price-time position.
         """
         need = ask.remaining
         allocation: Allocation = []
-        supply = 0.0
         ask_price, ask_locations = ask.price, ask.locations
         prices_cross, locations_match = rules.prices_cross, rules.locations_match
-        for _, _, bid in best_first(buckets, extra):
+        crossing = [
+            b for b in buckets if b.entries and prices_cross(b.entries[-1][2].price, ask_price)
+        ]
+        for _, _, bid in best_first(crossing, extra):
             if not prices_cross(bid.price, ask_price):
                 break
             if not bid.live or not locations_match(bid.locations, ask_locations):
                 continue
             remaining = bid.remaining
-            supply += remaining
             take = remaining if remaining < need else need
             allocation.append((bid, take))
             need -= take
             if need <= _EPS:
-                return allocation, supply
-        return None, supply
+                return allocation
+        return None
 
     def _execute(
         self,
@@ -730,6 +800,19 @@ class MatchingEngine:
             ask.bucket.dead += 1
             touched.add(ask.bucket)
         self._set_status(ask, OrderStatus.FILLED, now, events)
+
+
+def _first_crossing(entries: list[Entry], bid_price: float) -> int:
+    """Index of the first sell entry the bid price reaches (they form the best-end tail)."""
+    prices_cross = rules.prices_cross
+    lo, hi = 0, len(entries)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if prices_cross(bid_price, entries[mid][2].price):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def _view(ro: RestingOrder) -> OrderView:

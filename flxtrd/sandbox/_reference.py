@@ -54,6 +54,13 @@ class ReferenceMatcher:
         """Drop every resting order expired by `now_ms`."""
         self._resting = [o for o in self._resting if not rules.is_expired(o.expires_at, now_ms)]
 
+    def rest(self, order: Gen1Order | Gen2Order, now_ms: int) -> None:
+        """Put an order in the book without matching it (to preload a book known not to cross)."""
+        ref = _admit(order, self._count, now_ms)
+        self._count += 1
+        if ref is not None:
+            self._resting.append(ref)
+
     def cancel(self, index: int) -> None:
         """Take the order submitted as number `index` out of the book, if it rests there."""
         self._resting = [o for o in self._resting if o.index != index]

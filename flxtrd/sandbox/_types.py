@@ -1,7 +1,9 @@
 """Public value types of the sandbox matching engine: orders in, snapshots and events out.
 
-Everything here is plain data (frozen, slotted dataclasses and `str` enums); the engine never
-does I/O. Units follow `specs/`: power in W, energy in Wh, times in ms since the Unix epoch
+Everything here is plain data (slotted dataclasses and `str` enums); the engine never does I/O.
+Orders in and snapshots out are frozen. Events and results are not frozen, only because a frozen
+dataclass costs five times as much to build and the engine builds several per order: treat them
+as read-only. Units follow `specs/`: power in W, energy in Wh, times in ms since the Unix epoch
 (fields ending in `_ms`), except the generation-1 closed-order record, whose field names and
 units are those of the wire (`bid_time`, `ask_time`, `match_time` in ns; `starttime`,
 `endtime`, `runtime` in ms) so the broker can serialise it with `dataclasses.asdict`.
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 
-class Side(str, enum.Enum):
+class Side(enum.StrEnum):
     """The side of an order: buy (a bid) or sell (an ask)."""
 
     BUY = "buy"
@@ -64,7 +66,7 @@ class Side(str, enum.Enum):
 _SIDE_NAMES = {"buy": Side.BUY, "bid": Side.BUY, "sell": Side.SELL, "ask": Side.SELL}
 
 
-class OrderStatus(str, enum.Enum):
+class OrderStatus(enum.StrEnum):
     """Lifecycle status of an order (the generation-2 values; generation 1 uses the same)."""
 
     PENDING = "pending"
@@ -78,7 +80,7 @@ class OrderStatus(str, enum.Enum):
     EXPIRED = "expired"
 
 
-class ContractStatus(str, enum.Enum):
+class ContractStatus(enum.StrEnum):
     """Lifecycle status of a contract (values inferred in `specs/openapi.yaml`)."""
 
     ACTIVE = "active"
@@ -86,7 +88,7 @@ class ContractStatus(str, enum.Enum):
     CANCELLED = "cancelled"
 
 
-class SettlementStatus(str, enum.Enum):
+class SettlementStatus(enum.StrEnum):
     """Settlement status of a contract."""
 
     AWAITING_VERIFICATION_COMPLETION = "awaiting_verification_completion"
@@ -95,7 +97,7 @@ class SettlementStatus(str, enum.Enum):
     COMPLETED_ERROR = "completed_error"
 
 
-class VerificationStatus(str, enum.Enum):
+class VerificationStatus(enum.StrEnum):
     """Verification status of a contract's delivery."""
 
     BASELINE_RECEIVED = "baseline_received"
@@ -104,7 +106,7 @@ class VerificationStatus(str, enum.Enum):
     AWAITING_METERING_DATA = "awaiting_metering_data"
 
 
-class RejectCode(str, enum.Enum):
+class RejectCode(enum.StrEnum):
     """Why a submitted order was refused."""
 
     INVALID = "invalid"
@@ -112,7 +114,7 @@ class RejectCode(str, enum.Enum):
     DUPLICATE = "duplicate"
 
 
-class ActionError(str, enum.Enum):
+class ActionError(enum.StrEnum):
     """Why an action on an existing order (cancel, baseline) was refused."""
 
     NOT_FOUND = "not_found"
@@ -305,7 +307,7 @@ class BookSnapshot:
 # Events
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OrderStatusChanged:
     """An order entered a status, or a resting buy filled further (then `previous == status`)."""
 
@@ -322,12 +324,12 @@ class OrderStatusChanged:
     message_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Expired(OrderStatusChanged):
     """An order expired unmatched (or partly matched); its status is now `expired`."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Trade:
     """One buy order matched one sell order for `power` W at the bid's price (pay-as-bid)."""
 
@@ -399,14 +401,14 @@ class Trade:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ContractCreated:
     """A generation-2 match created a contract."""
 
     contract: Contract
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ContractStatusChanged:
     """A contract's status, settlement status or verification status changed."""
 
@@ -414,7 +416,7 @@ class ContractStatusChanged:
     time_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Rejected:
     """A submitted order was refused and not stored; `reason` is the text for a `cancel` reply."""
 
@@ -434,7 +436,7 @@ Event: TypeAlias = OrderStatusChanged | Trade | ContractCreated | ContractStatus
 """Anything the engine reports; `Expired` is an `OrderStatusChanged`."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SubmitResult:
     """The outcome of `MatchingEngine.submit`."""
 
@@ -453,7 +455,7 @@ class SubmitResult:
         return self.rejected is None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ActionResult:
     """The outcome of an action on an existing order (`cancel`, `provide_baseline`)."""
 

@@ -1,0 +1,150 @@
+"""Matching throughput of the sandbox engine beside a naive linear-scan matcher.
+
+Run: `.venv/bin/python benchmarks/bench_matching.py [--orders 20000] [--seed 1]`
+
+For each generation and each book size (0, 1k, 10k resting orders) the book is preloaded with
+orders that do not cross (buys below 0.20, sells above 0.30, random quarter-hour windows over
+one day), then a stream of orders is submitted and timed: half of them passive (they rest, like
+the preload) and half aggressive (a sell at 0.05-0.15 over one quarter hour, or a buy at
+0.35-0.45 over an hour), so the book stays near its size while trades happen. Orders are built
+before timing; the clock is a `ManualClock`, so nothing expires. The same stream goes to
+`flxtrd.sandbox._reference.ReferenceMatcher` (same rules, one list scanned per order), for as
+many orders as fit in about a second. It is a script, not a test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from flxtrd.sandbox import Gen1Order, Gen2Order, ManualClock, MatchingEngine
+from flxtrd.sandbox._reference import ReferenceMatcher
+
+Q = 900_000
+T0 = 1_796_202_000_000
+DAY0 = T0 + 8 * Q
+SLOTS = 96  # quarter hours in the delivery day
+BASELINE = {"metering_id": "0b5c1a52-7e0a-4c8e-9f3f-2a6b1d4e5f60"}
+Order = Gen1Order | Gen2Order
+
+
+def gen2_order(rng: random.Random, aggressive: bool) -> Gen2Order:
+    side = rng.choice(("buy", "sell"))
+    slot = rng.randrange(SLOTS - 4)
+    if aggressive:
+        quarters = 4 if side == "buy" else 1
+        price = rng.uniform(0.35, 0.45) if side == "buy" else rng.uniform(0.05, 0.15)
+    else:
+        quarters = rng.randint(1, 4)
+        price = rng.uniform(0.10, 0.20) if side == "buy" else rng.uniform(0.30, 0.40)
+    start = DAY0 + slot * Q
+    return Gen2Order(
+        side=side,
+        owner=f"user-{rng.randrange(50)}",
+        power=float(rng.randrange(1, 21) * 100),
+        price=round(price, 3),
+        delivery_start_ms=start,
+        delivery_end_ms=start + quarters * Q,
+        expiry_time_ms=start - 2 * Q,
+        country_code="DE" if rng.random() < 0.9 else "FR",
+        location_ids=None if rng.random() < 0.8 else (f"loc-{rng.randrange(3)}",),
+        baseline=BASELINE if side == "sell" else None,
+    )
+
+
+def gen1_order(rng: random.Random, aggressive: bool) -> Gen1Order:
+    side = rng.choice(("ask", "bid"))
+    if aggressive:
+        price = rng.uniform(35, 45) if side == "bid" else rng.uniform(5, 15)
+    else:
+        price = rng.uniform(10, 20) if side == "bid" else rng.uniform(30, 40)
+    start = DAY0 + rng.randrange(SLOTS) * Q
+    user = f"user-{rng.randrange(50)}"
+    return Gen1Order(
+        side=side,
+        application_key=f"key-{user}",
+        user=user,
+        wattage=float(rng.randrange(1, 21) * 100),
+        starttime=start,
+        runtime=Q,
+        price=round(price, 2),
+        expirationtime=start - Q,
+    )
+
+
+def build(
+    make: Callable[[random.Random, bool], Order], resting: int, incoming: int, seed: int
+) -> tuple[list[Order], list[Order]]:
+    rng = random.Random(seed)
+    preload = [make(rng, False) for _ in range(resting)]
+    stream = [make(rng, rng.random() < 0.5) for _ in range(incoming)]
+    return preload, stream
+
+
+def time_engine(preload: Sequence[Order], stream: Sequence[Order]) -> tuple[float, int, int]:
+    engine = MatchingEngine(ManualClock(T0), seed=1)
+    for order in preload:
+        engine.submit(order)
+    gc.collect()
+    trades = 0
+    submit = engine.submit
+    began = time.process_time()
+    for order in stream:
+        result = submit(order)
+        trades += result.status is not None and result.status.value in ("filled", "partial_filled")
+    elapsed = time.process_time() - began
+    return len(stream) / elapsed, trades, engine.resting_count()
+
+
+def time_reference(
+    preload: Sequence[Order], stream: Sequence[Order], budget_s: float
+) -> tuple[float, int]:
+    ref = ReferenceMatcher()
+    for order in preload:
+        ref.rest(order, T0)
+    gc.collect()
+    done = 0
+    began = time.process_time()
+    for order in stream:
+        ref.submit(order, T0)
+        done += 1
+        if done >= 50 and time.process_time() - began > budget_s:
+            break
+    return done / (time.process_time() - began), done
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--orders", type=int, default=20_000, help="incoming orders timed")
+    parser.add_argument("--sizes", default="0,1000,10000", help="resting book sizes")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--reference-seconds", type=float, default=1.0)
+    args = parser.parse_args(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+
+    print(f"matching throughput, {args.orders} incoming orders (half crossing), Python "
+          f"{sys.version.split()[0]}")  # fmt: skip
+    header = (
+        f"{'market':<8}{'resting':>9}{'engine ord/s':>15}{'reference ord/s':>18}"
+        f"{'speed-up':>10}{'matched':>9}{'resting after':>15}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, make in (("gen2", gen2_order), ("gen1", gen1_order)):
+        for size in sizes:
+            preload, stream = build(make, size, args.orders, args.seed)
+            rate, matched, after = time_engine(preload, stream)
+            ref_rate, _ = time_reference(preload, stream, args.reference_seconds)
+            print(
+                f"{name:<8}{size:>9,}{rate:>15,.0f}{ref_rate:>18,.0f}{rate / ref_rate:>9.1f}x"
+                f"{matched:>9,}{after:>15,}"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
