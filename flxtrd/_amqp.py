@@ -448,8 +448,8 @@ class _AmqpBackend:
         self._close_quietly()
 
     def _close_quietly(self) -> None:
-        kconn, self.kconn = self.kconn, None
-        self.raw = self.channel = None
+        kconn, raw = self.kconn, self.raw
+        self.kconn = self.raw = self.channel = None
         if kconn is None:
             return
         try:
@@ -457,6 +457,12 @@ class _AmqpBackend:
         except Exception as exc:  # the connection is broken: drop it without I/O
             _log.debug("closing the broker connection failed (%s); dropping it", _describe(exc))
             self._collect(kconn)
+        finally:
+            # kombu swallows some close errors (e.g. a consumer cancelled by the broker during
+            # the close) without closing the socket; make sure it is gone.
+            if raw is not None:
+                with contextlib.suppress(Exception):
+                    raw.collect()
 
     def abandon(self) -> None:
         kconn, self.kconn = self.kconn, None

@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from kombu import Connection
@@ -63,7 +63,7 @@ class ReceivedOrder:
 
 
 def _iso(ms: float) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 class MarketDouble:
@@ -158,6 +158,7 @@ class MarketDouble:
             self.stop()
         finally:
             try:
+                self._channel.basic_cancel(self.queue)
                 if self._memory:
                     self.unbind()
                 self._channel.queue_delete(self.queue)
@@ -289,3 +290,43 @@ class MarketDouble:
             else {"sendertimestamp_in_ms": time.time_ns() // 1_000_000},
         )
         ch.basic_publish(message, exchange=self.reply_exchange, routing_key=device)
+
+
+# --- broker administration for the contract tests ---------------------------------------------
+
+
+def rabbitmqctl(*args: str) -> str:
+    """Run ``rabbitmqctl -q <args>`` and return its output (raises if it is missing or fails)."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("rabbitmqctl")
+    if exe is None:
+        raise FileNotFoundError("rabbitmqctl is not on PATH")
+    done = subprocess.run(
+        [exe, "-q", *args], check=True, capture_output=True, text=True, timeout=60
+    )
+    return done.stdout
+
+
+def connection_pids(connection_name: str) -> list[str]:
+    """Broker pids of the live connections whose client_properties carry ``connection_name``."""
+    needle = f'"{connection_name}"'
+    out = rabbitmqctl("list_connections", "pid", "client_properties")
+    return [line.split("\t", 1)[0] for line in out.splitlines() if needle in line]
+
+
+def close_connections(connection_name: str, reason: str = "closed by test") -> int:
+    """Force-close every connection named ``connection_name``; return how many."""
+    pids = connection_pids(connection_name)
+    for pid in pids:
+        rabbitmqctl("close_connection", pid, reason)
+    return len(pids)
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> None:
+    """Poll ``predicate`` until it is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import pickle
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -69,7 +69,7 @@ def test_tick_fields_are_typed() -> None:
     """A tick's times are aware datetimes and its numbers floats."""
     tick = decode_market_message(json.dumps(TICK).encode()).model
     assert isinstance(tick, Tick)
-    assert tick.trade_time == datetime(2026, 12, 1, 10, tzinfo=timezone.utc)
+    assert tick.trade_time == datetime(2026, 12, 1, 10, tzinfo=UTC)
     assert tick.price == 12.5
 
 
