@@ -47,11 +47,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import importlib
 import itertools
 import json
 import os
 import threading
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -363,11 +363,7 @@ def _uuid_shape(hex_digest: str) -> str:
 
 
 def _load_toml(text: str) -> Any:
-    try:
-        toml = importlib.import_module("tomllib")
-    except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package
-        toml = importlib.import_module("tomli")
-    return toml.loads(text)
+    return tomllib.loads(text)
 
 
 def parse_accounts(data: Any, *, seed: int = 0) -> list[Account]:

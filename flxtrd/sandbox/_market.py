@@ -40,7 +40,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from ._accounts import Account, Accounts, AuthError, IssuedToken, Location
@@ -116,7 +116,7 @@ def parse_datetime_ms(text: object) -> int:
         second = 59  # a leap second: the instant just before the next minute
     try:
         if offset in ("Z", "z"):
-            tz = timezone.utc
+            tz = UTC
         else:
             sign = 1 if offset[0] == "+" else -1
             hours, minutes = int(offset[1:3]), int(offset[4:6])
@@ -133,7 +133,7 @@ def parse_datetime_ms(text: object) -> int:
 
 def format_datetime_ms(ms: int) -> str:
     """Ms since the epoch as an ISO 8601 UTC date-time with ``Z`` (ms shown when not zero)."""
-    value = datetime.fromtimestamp(ms // 1000, tz=timezone.utc)
+    value = datetime.fromtimestamp(ms // 1000, tz=UTC)
     text = value.strftime("%Y-%m-%dT%H:%M:%S")
     rest = ms % 1000
     return f"{text}.{rest:03d}Z" if rest else f"{text}Z"
