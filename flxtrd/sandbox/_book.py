@@ -134,6 +134,7 @@ class Bucket:
         "end",
         "entries",
         "index",
+        "power",
         "start",
         "supply_price",
         "supply_ub",
@@ -145,6 +146,8 @@ class Bucket:
         self.end = end
         self.entries: list[Entry] = []
         self.dead = 0
+        self.power = 0.0
+        """Remaining power of the live orders here, W (kept up to date by the engine)."""
         self.by_power: list[Entry] = []
         self.supply_ub: float | None = None
         self.supply_price = 0.0
@@ -153,6 +156,7 @@ class Bucket:
         """Rest `order` here at its price-time position."""
         bisect.insort(self.entries, (order.sort_price, -order.seq, order))
         order.bucket = self
+        self.power += order.remaining
         if order.side is Side.SELL:
             bisect.insort(self.by_power, (order.remaining, order.seq, order))
             if self.supply_ub is not None and order.price < self.supply_price:
@@ -177,10 +181,12 @@ class Bucket:
                     entry[2].bucket = None
             self.entries = entries = kept
             self.dead = 0
+            self.power = sum(entry[2].remaining for entry in kept)  # shed float drift
         if len(self.by_power) > 2 * (len(entries) - self.dead) + _COMPACT_MIN_DEAD:
             self.by_power = [entry for entry in self.by_power if entry[2].live]
         if not entries:
             self.dead = 0
+            self.power = 0.0
             self.index.remove(self)
 
     def live_count(self) -> int:

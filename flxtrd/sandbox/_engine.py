@@ -47,9 +47,17 @@ Incoming bid B (power Q):
   So a cheaper ask too large for the buy side is passed over for a dearer one that fits.
 
 Invariant after every call: no resting ask can be filled by the resting bids that fit it.
-Each ask keeps an upper bound of the power its fitting bids could give (`supply`), raised by
-every new fitting bid and recomputed on every full check, so an ask that cannot be absorbed is
-skipped in O(1).
+`_reference.ReferenceMatcher` is the same algorithm written as plain scans; the property tests
+check that both make the same trades.
+
+How the incoming bid avoids looking at every ask its price reaches: each sell bucket (one
+window) keeps `supply_ub`, an upper bound of the power the resting bids fitting that window
+could give any of its asks (raised by every bid that comes to rest, recomputed when a check
+shows it loose), and its asks sorted by power (`by_power`; a resting ask's power never changes).
+Only asks with power <= the bid's power + that bound can be completed, so the bid looks at
+those, or at the asks its price reaches if they are fewer, and puts the few that are both in
+priority order. An allocation first compares the total power resting in the crossing buckets
+with what the ask needs, and only then walks them.
 
 Status machine
 --------------
@@ -79,10 +87,13 @@ method holds one lock, so the REST app and the broker worker may call from diffe
 
 Cost
 ----
-Finding candidates is a dictionary lookup (generation 1) or a `bisect` over the windows
-(generation 2); walking them is proportional to the orders touched (trades made, dead or
-location-mismatched entries skipped), not to the size of the book. Resting an order is a
-`bisect.insort` into its window's bucket. See `benchmarks/bench_matching.py`.
+Window searches are a dictionary lookup (generation 1) or a `bisect` over the sorted windows
+(generation 2), cached per window until a bucket is created or removed. Matching an order costs
+in proportion to the buckets its window fits and the orders it touches (trades made, candidates
+checked, dead entries skipped), not to the size of the book. Resting an order is a
+`bisect.insort` into its window's bucket (a memmove). Pathological books still cost more: an
+incoming ask that is not absorbed walks every fitting bid its price reaches (when their total
+power is enough to make that worthwhile). See `benchmarks/bench_matching.py` for figures.
 """
 
 from __future__ import annotations
@@ -130,6 +141,8 @@ _ID_GAP = 8
 _TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED})
 _HEAP_SLACK = 1024
 _MAX_SEQ = sys.maxsize
+_POWER_SLACK = 1e-3  # W: covers float drift in Bucket.power
+_SCAN = 8  # sells worth scanning before looking for a shorter list
 
 Allocation = list[tuple[RestingOrder, float]]
 
@@ -556,6 +569,7 @@ class MatchingEngine:
             ro.live = False
             bucket = ro.bucket
             if bucket is not None:
+                bucket.power -= ro.remaining
                 bucket.dead += 1
                 bucket.tidy()
         self._set_status(ro, status, now, events)
@@ -621,31 +635,32 @@ class MatchingEngine:
             if by_power[0][0] > limit:
                 continue  # every sell here is too large
             bounds[sells] = bound
-            # Look at the sells this bid's price reaches or at those small enough, whichever
-            # are fewer, and keep those that are both.
-            first = _first_crossing(entries, price)
+            # Look at the sells small enough, or at those this bid's price reaches if they are
+            # fewer, and keep those that are both.
             small = (
                 len(by_power)
                 if limit >= by_power[-1][0]
                 else bisect.bisect_right(by_power, (limit, _MAX_SEQ))
             )
-            if len(entries) - first <= small:
-                for entry in entries[first:]:
-                    ask = entry[2]
-                    if (
-                        ask.live
-                        and ask.remaining <= limit
-                        and locations_match(locations, ask.locations)
-                    ):
-                        candidates.append(entry)
-            else:
-                for _, _, ask in by_power[:small]:
-                    if (
-                        ask.live
-                        and prices_cross(price, ask.price)
-                        and locations_match(locations, ask.locations)
-                    ):
-                        candidates.append((ask.sort_price, -ask.seq, ask))
+            if small > _SCAN:
+                first = _first_crossing(entries, price)
+                if len(entries) - first < small:
+                    for entry in entries[first:]:
+                        ask = entry[2]
+                        if (
+                            ask.live
+                            and ask.remaining <= limit
+                            and locations_match(locations, ask.locations)
+                        ):
+                            candidates.append(entry)
+                    continue
+            for _, _, ask in by_power[:small]:
+                if (
+                    ask.live
+                    and prices_cross(price, ask.price)
+                    and locations_match(locations, ask.locations)
+                ):
+                    candidates.append((ask.sort_price, -ask.seq, ask))
         if candidates:
             candidates.sort(reverse=True)  # best first
             touched: set[Bucket] = set()
@@ -656,9 +671,10 @@ class MatchingEngine:
                 assert home is not None
                 if ask.remaining > bid.remaining + bounds[home] + _EPS:
                     continue
-                allocation = self._allocate(ask, book.buys_fitting(home), bid)
+                buys = book.buys_fitting(home)
+                allocation = self._allocate(ask, buys, bid)
                 if allocation is None:
-                    home.supply_ub = None  # the bound was loose here: recompute next time
+                    bounds[home] = self._bound_supply(home, buys)  # it was loose: tighten it
                     continue
                 self._execute(ask, allocation, now, events, touched)
             for bucket in touched:
@@ -704,6 +720,12 @@ class MatchingEngine:
         crossing = [
             b for b in buckets if b.entries and prices_cross(b.entries[-1][2].price, ask_price)
         ]
+        # Cheap refusal: all the power resting there (whatever its price) is not enough.
+        available = sum(b.power for b in crossing) + _POWER_SLACK
+        if extra is not None:
+            available += extra.remaining
+        if available < need:
+            return None
         for _, _, bid in best_first(crossing, extra):
             if not prices_cross(bid.price, ask_price):
                 break
@@ -732,15 +754,19 @@ class MatchingEngine:
             price = rules.deal_price(bid.price, ask.price)
             start, end = rules.contract_window(bid.start, bid.end, ask.start, ask.end)
             energy = rules.energy_wh(take, start, end)
+            before = bid.remaining
             bid.filled += take
             bid.remaining -= take
             filled = bid.remaining <= _EPS
             if filled:
                 bid.remaining = 0.0
                 bid.live = False
-                if bid.bucket is not None:
-                    bid.bucket.dead += 1
-                    touched.add(bid.bucket)
+            held = bid.bucket
+            if held is not None:
+                held.power -= before - bid.remaining
+                if filled:
+                    held.dead += 1
+                    touched.add(held)
             contract_id = self._contract_ids.next() if gen2 else None
             trade = Trade(
                 trade_id=self._trade_ids.next(),
@@ -794,11 +820,13 @@ class MatchingEngine:
             status = OrderStatus.FILLED if filled else OrderStatus.PARTIAL_FILLED
             self._set_status(bid, status, now, events)
         ask.filled = ask.power
+        held = ask.bucket
+        if held is not None:
+            held.power -= ask.remaining
+            held.dead += 1
+            touched.add(held)
         ask.remaining = 0.0
         ask.live = False
-        if ask.bucket is not None:
-            ask.bucket.dead += 1
-            touched.add(ask.bucket)
         self._set_status(ask, OrderStatus.FILLED, now, events)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -191,6 +192,30 @@ def assert_resting_asks_cannot_be_absorbed(engine: MatchingEngine) -> None:
         assert supply < ask.power
 
 
+def assert_book_consistent(engine: MatchingEngine) -> None:
+    """The book's bookkeeping matches its orders: counts, power, order by power, supply bounds."""
+    for index in engine._book.indexes():
+        for bucket in index.buckets.values():
+            live = [e[2] for e in bucket.entries if e[2].live]
+            assert live, "empty buckets are unlinked"
+            assert bucket.live_count() == len(live)
+            assert bucket.power == pytest.approx(sum(o.remaining for o in live), abs=1e-6)
+            assert bucket.entries == sorted(bucket.entries)
+            assert all(o.bucket is bucket for o in live)
+            if index.side is Side.SELL:
+                assert {id(e[2]) for e in bucket.by_power if e[2].live} == {id(o) for o in live}
+                assert bucket.by_power == sorted(bucket.by_power)
+                if bucket.supply_ub is not None:
+                    supply = sum(
+                        e[2].remaining
+                        for buys in engine._book.buys_fitting(bucket)
+                        for e in buys.entries
+                        if e[2].live and rules.prices_cross(e[2].price, bucket.supply_price)
+                    )
+                    assert bucket.supply_ub >= supply - 1e-6
+                    assert all(o.price >= bucket.supply_price for o in live)
+
+
 @given(operations)
 def test_random_flows_conserve_power_and_respect_prices(ops: list[Op]) -> None:
     """Each ask trades all its power or none, no bid is overfilled, no trade has bid < ask."""
@@ -225,6 +250,7 @@ def test_random_flows_conserve_power_and_respect_prices(ops: list[Op]) -> None:
         else:
             assert got <= view.power
     assert_resting_asks_cannot_be_absorbed(done.engine)
+    assert_book_consistent(done.engine)
 
 
 @given(operations)
