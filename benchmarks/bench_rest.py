@@ -7,10 +7,12 @@ Cases:
   ``Order``) over plain HTTP to a local uvicorn + Starlette server, one connection pool;
 - ``http: bare httpx.Client``: ``httpx.Client.post(json=<the same body>)`` to the same server
   (the baseline; target ratio >= 0.9). These two run in one worker process in alternating
-  batches (2 x rounds batches, order swapped every round), so each pair of batches sees the same
-  machine load;
+  batches (``--http-batches`` of ``--n-http`` requests each, order swapped every batch pair), so
+  each pair of batches sees the same machine load;
 - ``https: flxtrd orders.place``: the typed placement over HTTPS (certificate verified against the
   self-signed CA this script makes);
+- ``https: bare httpx.Client``: the same bare post over HTTPS, the ceiling any client reaches on
+  this server (for information);
 - ``https: flxtrd 0.2.9 make_request``: flxtrd 0.2.9's ``make_request("POST", "/api/v1/order/")``
   with the same JSON body (requests without a session: a new connection, TLS handshake and trust
   store load per call, its AuthPlugin before every call), installed into ``.bench-venv`` by this
@@ -28,8 +30,8 @@ requests use by default) plus the bench certificate (``ca_bundle=`` for flxtrd,
 ``REQUESTS_CA_BUNDLE`` for 0.2.9). Every table row shows the median, min-max and the ratio of
 medians.
 
-    .venv/bin/python benchmarks/bench_rest.py [--rounds 5] [--n-http 3000] [--n-https 2000]
-        [--n-029 200] [--import-rounds 15] [--skip-029]
+    .venv/bin/python benchmarks/bench_rest.py [--rounds 5] [--n-http 500] [--http-batches 40]
+        [--n-https 2000] [--n-029 200] [--import-rounds 15] [--skip-029]
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ BODY: dict[str, Any] = {
 HTTP_TYPED = "http: flxtrd orders.place"
 HTTP_BARE = "http: bare httpx.Client"
 HTTPS_TYPED = "https: flxtrd orders.place"
+HTTPS_BARE = "https: bare httpx.Client"
 HTTPS_029 = "https: flxtrd 0.2.9 make_request"
 IMPORT_NEW = 'python -c "import flxtrd" (flxtrd)'
 IMPORT_OLD = 'python -c "import flxtrd" (0.2.9)'
@@ -224,6 +227,15 @@ def worker_typed(url: str, n: int, cafile: str | None) -> None:
         for _ in range(max(50, n // 20)):
             place()
         print(json.dumps({"rate": _rate(place, n)}), flush=True)
+
+
+def worker_bare(url: str, n: int, cafile: str | None) -> None:
+    """A bare httpx.Client posting the same body, one measurement."""
+    client, post = bare_poster(url, cafile)
+    with client:
+        for _ in range(max(50, n // 20)):
+            post()
+        print(json.dumps({"rate": _rate(post, n)}), flush=True)
 
 
 def worker_pair(url: str, n: int, rounds: int) -> None:
@@ -395,7 +407,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--n-http", type=int, default=3000)
+    parser.add_argument("--n-http", type=int, default=500, help="requests per plain-HTTP batch")
+    parser.add_argument(
+        "--http-batches", type=int, default=40, help="batches per client (>= 2x rounds)"
+    )
     parser.add_argument("--n-https", type=int, default=2000)
     parser.add_argument("--n-029", type=int, default=200)
     parser.add_argument("--import-rounds", type=int, default=15)
@@ -420,7 +435,15 @@ def main() -> None:
             https_url = f"https://127.0.0.1:{https.port}"
             print("plain HTTP: typed vs bare, alternating batches in one process", file=sys.stderr)
             pair = subprocess.run(
-                [here, __file__, "--worker", "pair", http_url, str(args.n_http), str(2 * rounds)],
+                [
+                    here,
+                    __file__,
+                    "--worker",
+                    "pair",
+                    http_url,
+                    str(args.n_http),
+                    str(max(2 * rounds, args.http_batches)),
+                ],
                 capture_output=True,
                 text=True,
                 cwd=tempfile.gettempdir(),
@@ -430,6 +453,7 @@ def main() -> None:
             results[HTTP_TYPED], results[HTTP_BARE] = rates["typed"], rates["bare"]
             cases: list[tuple[str, str, str, str, int, str | None]] = [
                 (HTTPS_TYPED, here, "typed", https_url, args.n_https, cafile),
+                (HTTPS_BARE, here, "bare", https_url, args.n_https, cafile),
             ]
             if old_python is not None:
                 cases.append(
@@ -458,9 +482,9 @@ def main() -> None:
             results.setdefault(name, []).append(import_time(python, code))
 
     print(
-        f"\nREST order placement, requests/s (median, min - max over {rounds} interleaved rounds)"
+        f"\nREST order placement, requests/s (median, min - max; HTTPS over {rounds} interleaved rounds)"
     )
-    for name in (HTTP_TYPED, HTTP_BARE, HTTPS_TYPED, HTTPS_029):
+    for name in (HTTP_TYPED, HTTP_BARE, HTTPS_TYPED, HTTPS_BARE, HTTPS_029):
         if name in results:
             print(summarize(name, results[name], "req/s"))
     print("\nimport wall time, ms (median, min - max)")
@@ -484,9 +508,11 @@ def main() -> None:
             f"  import flxtrd, flxtrd / 0.2.9:             {new_import:.3f}x"
             f"  (target <= 0.7; {paired(results, IMPORT_NEW, IMPORT_OLD)})"
         )
+        ceiling = ratio(results, HTTPS_BARE, HTTPS_029)
         print(
-            f"  import flxtrd._client / 0.2.9 import:      {client_import:.3f}x  (for information)"
+            f"  bare httpx / 0.2.9 make_request (HTTPS):   {ceiling:.1f}x  (this server's ceiling)"
         )
+        print(f"  import flxtrd._client / 0.2.9 import:      {client_import:.3f}x  (information)")
 
 
 if __name__ == "__main__":
@@ -498,6 +524,8 @@ if __name__ == "__main__":
         cafile = rest[0] if rest else None
         if kind == "typed":
             worker_typed(target, int(count), cafile)
+        elif kind == "bare":
+            worker_bare(target, int(count), cafile)
         elif kind == "pair":
             worker_pair(target, int(count), int(rest[0]))
         else:
