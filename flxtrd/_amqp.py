@@ -98,7 +98,6 @@ not exist:
 from __future__ import annotations
 
 import contextlib
-import math
 import random
 import ssl
 import threading
@@ -127,7 +126,7 @@ from flxtrd._errors import (
 )
 from flxtrd._log import get_logger, redact, redact_url, register_secret
 from flxtrd._market_messages import SENDER_TIMESTAMP_HEADER, MarketMessage, decode_market_message
-from flxtrd._order_codec import encode_order
+from flxtrd._order_codec import OrderEncoder
 from flxtrd._retry import RetryPolicy
 
 __all__ = [
@@ -349,7 +348,9 @@ class _Backend(Protocol):
 
     def publish(self, body: bytes, routing_key: str, message_id: str, sent_at_ms: int) -> None: ...
 
-    def drain(self, timeout: float | None) -> bool: ...
+    def drain(self, timeout: float | None) -> bool:
+        """Handle one event; False after ``timeout`` s (``None``: the I/O timeout) without."""
+        ...
 
     def reset_channel(self) -> None: ...
 
@@ -397,6 +398,9 @@ class _AmqpBackend:
         try:
             kconn.ensure_connection(max_retries=0, reraise_as_library_errors=False)  # one attempt
             self.raw = kconn.connection
+            # The I/O timeout of every read and write, also of py-amqp's own RPC waits (which
+            # otherwise block forever); drain(None) waits this long.
+            self.raw.transport.sock.settimeout(api._confirm_timeout)
             self._open_channel(check_exchanges=True)
         except BaseException:
             self._close_quietly()
@@ -610,6 +614,8 @@ class _MemoryBackend:
         api._on_ack(api._next_tag - 1, False)
 
     def drain(self, timeout: float | None) -> bool:
+        if timeout is None:
+            timeout = self.api._confirm_timeout
         try:
             self.kconn.drain_events(timeout=timeout)
         except TimeoutError:  # socket.timeout
@@ -680,7 +686,8 @@ class AmpqAPI:
             :data:`DEFAULT_BROKER_RETRY_POLICY`).
         declare_exchanges: declare the exchanges (``True``) or only check them (``False``);
             default: check on ``amqps://``, declare otherwise.
-        confirm_timeout: seconds an order may wait for its confirm.
+        confirm_timeout: seconds an order may wait for its confirm (a broker that falls silent
+            is given up on after up to twice that); also the connection's I/O timeout.
         connect_timeout: seconds one connection attempt may take.
         heartbeat: AMQP heartbeat in seconds, 0 (default) for none.
         max_in_flight: orders ``send_orders`` publishes before waiting for confirms.
@@ -757,6 +764,7 @@ class AmpqAPI:
         self._heartbeat = heartbeat
         self._retry_policy = retry_policy or DEFAULT_BROKER_RETRY_POLICY
         self.application_key = application_key
+        self._encoder = OrderEncoder(application_key)
         self.exchange = exchange
         self.reply_exchange = reply_exchange
         self.declare_exchanges = (
@@ -1105,7 +1113,7 @@ class AmpqAPI:
     # -- publishing --
 
     def _prepare(self, order: object, routing_hint: str | None) -> tuple[str, bytes]:
-        routing_key, body = encode_order(order, self.application_key)
+        routing_key, body = self._encoder.encode(order)
         if routing_hint and routing_hint != routing_key:
             _log.warning(
                 "routing hint %r disagrees with the order type %r; the order type decides:"
@@ -1136,9 +1144,16 @@ class AmpqAPI:
             self._lost(exc)
         return p
 
-    def _drain_timeout(self, remaining: float) -> float:
-        # Whole seconds: py-amqp changes the socket timeout (two syscalls) whenever it differs.
-        return float(math.ceil(remaining)) if remaining > 1 else remaining
+    @staticmethod
+    def _confirm_wait(remaining: float) -> float | None:
+        """The drain timeout while waiting for confirms.
+
+        ``None`` (the connection's I/O timeout, ``confirm_timeout``) unless less than a second
+        is left: py-amqp changes the socket timeout (two syscalls per read) whenever it differs
+        from the socket's own. A broker that stays silent is therefore given up on after
+        ``confirm_timeout`` to twice that; a broker that keeps talking, precisely.
+        """
+        return None if remaining > 1.0 else remaining
 
     def _give_up(self, reason: str) -> None:
         _log.warning("%d order(s) not confirmed: %s", len(self._pending), reason)
@@ -1188,7 +1203,7 @@ class AmpqAPI:
             if remaining <= 0:
                 self._give_up(f"no confirm within {limit:g} s")
                 return
-            self._drain_once(self._drain_timeout(remaining))
+            self._drain_once(self._confirm_wait(remaining))
 
     def send_orders(
         self,
@@ -1249,7 +1264,7 @@ class AmpqAPI:
                         if remaining <= 0:
                             self._give_up(f"no confirm within {limit:g} s")
                             break
-                        self._drain_once(self._drain_timeout(remaining))
+                        self._drain_once(self._confirm_wait(remaining))
             self._await_all(limit)
             return [r if isinstance(r, OrderOutcome) else r.outcome() for r in results]
 

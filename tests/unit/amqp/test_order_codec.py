@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from market_double import make_order
 
 from flxtrd._errors import FlexValidationError, MessageEncodeError
 from flxtrd._line_protocol import OrderLine, decode_order_line
-from flxtrd._order_codec import encode_order, order_side
-from flxtrd._types import OrderType
+from flxtrd._order_codec import OrderEncoder, encode_order, order_side
+from flxtrd._types import Flexibility, MarketOrder, OrderType
 
 
 @pytest.mark.parametrize(
@@ -90,3 +92,48 @@ def test_unencodable_values_raise_message_encode_error() -> None:
     )
     with pytest.raises(MessageEncodeError):
         encode_order(line, "k")
+
+
+keys = st.one_of(
+    st.sampled_from(["5f0c8e1a2b3c4d5e6f7081a0", "dev-1", "a"]),
+    st.text(min_size=1, max_size=40).filter(lambda k: "\n" not in k and "\r" not in k),
+)
+finite_positive = st.floats(min_value=1e-300, max_value=1e12, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def market_orders(draw: st.DrawFn) -> MarketOrder:
+    """Orders the domain types accept, with awkward floats and big integers."""
+    start = draw(st.integers(min_value=0, max_value=2**62))
+    flex = Flexibility(
+        wattage=draw(st.one_of(finite_positive, st.integers(min_value=1, max_value=10**6))),
+        starttime=start,
+        duration=draw(st.integers(min_value=1, max_value=2**40)),
+        expirationtime=draw(st.integers(min_value=0, max_value=start)),
+    )
+    price = draw(
+        st.one_of(st.just(0.0), st.floats(min_value=0, max_value=1e9), st.integers(0, 10**6))
+    )
+    side = draw(st.sampled_from([OrderType.ASK, OrderType.BID]))
+    return MarketOrder(type=side, price=price, flexibility=flex)
+
+
+@given(order=market_orders(), key=keys)
+def test_fast_encoder_is_byte_identical_to_the_codec(order: MarketOrder, key: str) -> None:
+    """OrderEncoder's f-string path writes exactly what the line-protocol codec writes."""
+    try:
+        expected: tuple[str, bytes] | type[Exception] = encode_order(order, key)
+    except (FlexValidationError, MessageEncodeError) as exc:
+        expected = type(exc)
+    try:
+        got: tuple[str, bytes] | type[Exception] = OrderEncoder(key).encode(order)
+    except (FlexValidationError, MessageEncodeError) as exc:
+        got = type(exc)
+    assert got == expected
+
+
+def test_fast_encoder_falls_back_for_keys_that_need_escaping() -> None:
+    """A key with a comma or space goes through the codec, escaped."""
+    _, body = OrderEncoder("a b,c").encode(make_order())
+    assert body.startswith(b"ask,applicationKey=a\\ b\\,c,version=1 ")
+    assert decode_order_line(body).application_key == "a b,c"
