@@ -174,6 +174,7 @@ class FlexAPIClient(BaseFlexAPIClient):
             self._trade_factory = None
             self._trade = trade_protocol
         self._trade_connected = False
+        self._trade_auto = False
         self.orders = Orders(self)
         self.contracts = Contracts(self)
         self.with_raw_response = _WithRawResponse(self)
@@ -299,20 +300,25 @@ class FlexAPIClient(BaseFlexAPIClient):
             return self._trade
         if self.user.user_id and self.user.app_key:
             self._trade = self._new_trade_protocol(True)
+            self._trade_auto = True
             return self._trade
         return _PendingTradeProtocol(self)
 
     @trade_protocol.setter
     def trade_protocol(self, protocol: Any) -> None:
         self._trade = protocol
+        self._trade_auto = False
         self._trade_connected = False
 
     def _connected_trade(self, verify_ssl: bool = True) -> Any:
         """Authenticate (once), create the protocol if needed and connect it (once)."""
+        if self._trade_auto and not self._trade_connected and not verify_ssl:
+            self._trade = None  # made by the property with verification; honour verify_ssl=False
         if self._trade is None:
             if self._auth is not None:
                 self._auth.identity()
             self._trade = self._new_trade_protocol(verify_ssl)
+            self._trade_auto = False
         if not self._trade_connected:
             self._trade.connect()
             self._trade_connected = True

@@ -110,6 +110,21 @@ def test_send_order_creates_the_protocol_lazily(
     assert client.trade_protocol is protocol
 
 
+def test_verify_ssl_false_is_honoured_after_the_property_made_the_protocol(
+    make_sync_client: Any, clock: FakeClock
+) -> None:
+    """A protocol made early by the trade_protocol property is remade for verify_ssl=False."""
+    client = make_sync_client(user=User(accessToken=DEVICE_TOKEN), trade_protocol=FakeTradeProtocol)
+    client.authenticate()
+    early = client.trade_protocol
+    assert early.kwargs["verify_ssl"] is True
+    _, err = client.send_order(method="", endpoint="ask", verify_ssl=False, order=make_order(clock))
+    assert err is None
+    assert client.trade_protocol is not early
+    assert client.trade_protocol.kwargs["verify_ssl"] is False
+    assert early.calls == []
+
+
 def test_injected_protocol_instance(make_sync_client: Any, clock: FakeClock) -> None:
     """trade_protocol=<instance> is used as is (the hook for tests and custom transports)."""
     fake = FakeTradeProtocol()
