@@ -9,6 +9,11 @@ for sells (lower is better), and `-seq` puts the earlier order last among equal 
 the best order is `list.pop()`, walking best-first is `reversed(entries)`, and several buckets are
 walked together with `heapq.merge(..., reverse=True)`.
 
+Each bucket also keeps `power`, the remaining power of its live orders (kept up to date by the
+engine), and sell buckets keep `by_power` and `supply_ub` (see `Bucket`). The answer to "which
+buckets of this side fit that window" is cached per window in the `SideIndex` until one of its
+buckets is created or removed.
+
 Deletion is lazy: a filled, cancelled or expired order is only marked (`live = False`) and
 counted in its bucket's `dead`; `Bucket.tidy` pops dead orders off the best end and rebuilds the
 list when more than half of it is dead, so walks skip at most as many dead entries as live ones.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 from collections.abc import Iterable, Iterator
 
 from . import _rules as rules
@@ -331,9 +337,18 @@ def best_first(buckets: list[Bucket], extra: RestingOrder | None = None) -> Iter
             return reversed(buckets[0].entries)
         if not buckets:
             return iter(())
-    elif not buckets:
-        return iter(((extra.sort_price, -extra.seq, extra),))
+        return heapq.merge(*(reversed(b.entries) for b in buckets), reverse=True)
+    placed: Entry = (extra.sort_price, -extra.seq, extra)
+    if not buckets:
+        return iter((placed,))
+    if len(buckets) == 1:  # splice the extra order in at its place, without a merge
+        entries = buckets[0].entries
+        better = len(entries) - bisect.bisect_left(entries, placed)
+        return itertools.chain(
+            itertools.islice(reversed(entries), better),
+            (placed,),
+            itertools.islice(reversed(entries), better, None),
+        )
     iterators: list[Iterator[Entry]] = [reversed(b.entries) for b in buckets]
-    if extra is not None:
-        iterators.append(iter(((extra.sort_price, -extra.seq, extra),)))
+    iterators.append(iter((placed,)))
     return heapq.merge(*iterators, reverse=True)

@@ -833,14 +833,7 @@ class MatchingEngine:
 def _first_crossing(entries: list[Entry], bid_price: float) -> int:
     """Index of the first sell entry the bid price reaches (they form the best-end tail)."""
     prices_cross = rules.prices_cross
-    lo, hi = 0, len(entries)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if prices_cross(bid_price, entries[mid][2].price):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    return bisect.bisect_left(entries, True, key=lambda e: prices_cross(bid_price, e[2].price))
 
 
 def _view(ro: RestingOrder) -> OrderView:
