@@ -325,8 +325,8 @@ class MatchingEngine:
                 _view(ro)
                 for ro in reversed(list(source))
                 if (generation is None or ro.generation == generation)
-                and (status is None or ro.status is status)
-                and (side is None or ro.side is side)
+                and (status is None or ro.status == status)
+                and (side is None or ro.side == side)
             ]
 
     def get_contract(self, contract_id: int) -> Contract | None:
@@ -343,7 +343,7 @@ class MatchingEngine:
                 found = list(self._contracts.values())
             else:
                 found = [self._contracts[i] for i in self._contracts_by_owner.get(owner, [])]
-            return [c for c in reversed(found) if status is None or c.status is status]
+            return [c for c in reversed(found) if status is None or c.status == status]
 
     def last_trades(self, n: int = 50, *, generation: int | None = None) -> list[Trade]:
         """The last `n` trades (of `generation`, if given), oldest first."""
