@@ -30,6 +30,17 @@ URL rules
   a trailing ``/`` is dropped).
 - ``sandbox://`` selects the embedded sandbox market: requests go to an in-process transport
   (``flxtrd.sandbox.embedded_transport()``) and the broker is ``memory://``.
+- ``sandbox://host:port`` selects a served sandbox (``python -m flxtrd sandbox``): plain HTTP to
+  ``host:port`` and, unless ``FLXTRD_BROKER_URL`` says otherwise, the broker
+  ``amqp://host:5672//``.
+
+The sandbox redirect
+--------------------
+Arguments win over the environment, with one exception: ``FLXTRD_MARKET_URL=sandbox://...``
+redirects *every* client of the process to that sandbox, whatever market the code names. A
+redirect to a local sandbox can never send an order anywhere real, and it lets example code
+written for the market (such as the seed README's, which passes ``base_url="localhost"``) run
+unchanged, offline, with one environment variable.
 
 TLS certificates are verified by default; ``verify_ssl=False`` is the explicit escape hatch, and
 ``ca_bundle=<path>`` trusts a private CA instead.
@@ -61,6 +72,7 @@ from flxtrd._types import Market, User
 
 __all__ = [
     "MarketEndpoint",
+    "is_sandbox_redirect",
     "make_verify",
     "normalize_market_url",
     "resolve_broker_url",
@@ -78,6 +90,8 @@ class MarketEndpoint:
     base_url: str
     host: str
     sandbox: bool = False
+    #: The broker a sandbox URL implies (``amqp://host:5672//`` for ``sandbox://host:port``).
+    sandbox_broker_url: str | None = None
 
     @property
     def base_path(self) -> str:
@@ -94,7 +108,7 @@ def normalize_market_url(
     text = value.strip()
     scheme, sep, _ = text.partition("://")
     if (sep and scheme.lower() == SANDBOX_SCHEME) or text.lower() == f"{SANDBOX_SCHEME}:":
-        return MarketEndpoint(SANDBOX_BASE_URL, urlsplit(SANDBOX_BASE_URL).hostname or "", True)
+        return _sandbox_endpoint(text, value, field)
     if sep:
         if scheme.lower() not in ("http", "https"):
             raise FlexValidationError(field, _URL_RULE, value)
@@ -115,14 +129,42 @@ def normalize_market_url(
     return MarketEndpoint(url.rstrip("/"), host)
 
 
+def _sandbox_endpoint(text: str, value: str, field: str) -> MarketEndpoint:
+    """``sandbox://`` (embedded) or ``sandbox://host:port`` (a served sandbox over plain HTTP)."""
+    rest = text.partition("://")[2].strip("/")
+    if not rest:
+        return MarketEndpoint(SANDBOX_BASE_URL, urlsplit(SANDBOX_BASE_URL).hostname or "", True)
+    try:
+        parts = urlsplit(f"http://{rest}")
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise FlexValidationError(field, _URL_RULE, value) from exc
+    if not host or parts.path or parts.username or parts.query:
+        raise FlexValidationError(
+            field, "a sandbox URL is sandbox:// or sandbox://host:port", value
+        )
+    netloc = f"[{host}]" if ":" in host else host
+    base = f"http://{netloc}:{port}" if port else f"http://{netloc}"
+    return MarketEndpoint(base, host, sandbox_broker_url=f"amqp://{netloc}:5672//")
+
+
+def is_sandbox_redirect(value: str | None) -> bool:
+    """True for a ``sandbox:`` URL, which in ``FLXTRD_MARKET_URL`` overrides URLs in code."""
+    return value is not None and value.strip().lower().startswith(f"{SANDBOX_SCHEME}:")
+
+
 def resolve_market(
     *,
     base_url: str | None = None,
     market: Market | None = None,
     env: Mapping[str, str] | None = None,
 ) -> MarketEndpoint:
-    """The market: ``base_url``, else ``market``, else ``FLXTRD_MARKET_URL``, else the default."""
+    """The market: the sandbox redirect, else ``base_url``, else ``market``, else
+    ``FLXTRD_MARKET_URL``, else the default."""
     environ = os.environ if env is None else env
+    redirect = environ.get(ENV_MARKET_URL)
+    if redirect and is_sandbox_redirect(redirect):
+        return normalize_market_url(redirect, field=ENV_MARKET_URL)
     if base_url is not None:
         port = market.port if market is not None else None
         return normalize_market_url(base_url, port=port, field="base_url")
@@ -150,8 +192,9 @@ def resolve_broker_url(
     endpoint: MarketEndpoint,
     env: Mapping[str, str] | None = None,
 ) -> str:
-    """The broker URL: argument, else ``memory://`` for the sandbox, else ``FLXTRD_BROKER_URL``,
-    else ``amqps://`` on ``market.broker``, else on the market host."""
+    """The broker URL: argument, else ``memory://`` for the embedded sandbox, else
+    ``FLXTRD_BROKER_URL``, else a served sandbox's ``amqp://host:5672//``, else ``amqps://`` on
+    ``market.broker``, else on the market host."""
     environ = os.environ if env is None else env
     if broker_url:
         return broker_url
@@ -160,6 +203,8 @@ def resolve_broker_url(
     from_env = environ.get(ENV_BROKER_URL)
     if from_env:
         return from_env
+    if endpoint.sandbox_broker_url is not None:
+        return endpoint.sandbox_broker_url
     if market is not None:
         broker = market.broker
         if "://" in broker.url and not broker.url.lower().startswith(("http://", "https://")):
