@@ -100,6 +100,7 @@ from __future__ import annotations
 import contextlib
 import random
 import ssl
+import struct
 import threading
 import time
 import uuid
@@ -326,6 +327,14 @@ class _Pending:
         return OrderOutcome(self.order, self.message_id, self.receipt, self.error)
 
 
+_SHORTSTR_MAX = 255
+_SHORTSTR_RULE = "must be a non-empty string of at most 255 UTF-8 bytes (an AMQP short string)"
+
+
+def _too_long(text: str) -> bool:
+    return len(text.encode("utf-8", "surrogatepass")) > _SHORTSTR_MAX
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -359,6 +368,92 @@ class _Backend(Protocol):
     def abandon(self) -> None: ...
 
 
+_pack = struct.pack
+_FRAME_END = b"\xce"
+#: Basic properties present on an order: content_type, headers, reply_to, message_id, user_id.
+_ORDER_PROPERTY_FLAGS = 0x8000 | 0x2000 | 0x0200 | 0x0080 | 0x0010
+_INT32_MAX = 2147483647
+
+
+def _shortstr(value: str) -> bytes:
+    data = value.encode("utf-8", "surrogatepass")
+    if len(data) > 255:
+        raise ValueError(f"AMQP short string longer than 255 bytes: {value[:40]!r}...")
+    return _pack("B", len(data)) + data
+
+
+def _frame(frame_type: int, channel_id: int, payload: bytes) -> bytes:
+    return _pack(">BHI", frame_type, channel_id, len(payload)) + payload + _FRAME_END
+
+
+class _PublishFrames:
+    """The wire bytes of one order publish, built without py-amqp's generic serialiser.
+
+    A publish is three frames: ``basic.publish`` (constant per routing key), the content
+    header (properties: ``content_type``, ``application_headers``, ``reply_to``,
+    ``message_id``, ``user_id``) and the body. The bytes are exactly what py-amqp's frame
+    writer produces for the same message (a unit test compares them), at a fraction of the cost,
+    and many can go out in one socket write.
+    """
+
+    __slots__ = ("_channel_id", "_content_type", "_header_key", "_max_body", "_method", "_tail")
+
+    def __init__(
+        self, channel_id: int, frame_max: int, exchange: str, user_id: str, reply_to: str
+    ) -> None:
+        self._channel_id = channel_id
+        self._max_body = frame_max - 8
+        exchange_bytes = _shortstr(exchange)
+        self._method = {
+            key: _frame(
+                1,
+                channel_id,
+                _pack(">HHH", 60, 40, 0) + exchange_bytes + _shortstr(key) + b"\x01",
+            )
+            for key in ("ask", "bid")
+        }
+        self._content_type = _shortstr("text/plain")
+        self._header_key = _shortstr(SENDER_TIMESTAMP_HEADER)
+        self._tail = (_shortstr(reply_to), _shortstr(user_id))
+
+    def build(
+        self, body: bytes, routing_key: str, message_id: str, sent_at_ms: int
+    ) -> bytes | None:
+        """The frames, or ``None`` when py-amqp must do it (other key, body over frame_max)."""
+        method = self._method.get(routing_key)
+        if method is None or len(body) > self._max_body:
+            return None
+        if -_INT32_MAX <= sent_at_ms <= _INT32_MAX:
+            item = b"I" + _pack(">i", sent_at_ms)
+        else:
+            item = b"L" + _pack(">q", sent_at_ms)
+        table = self._header_key + item
+        reply_to, user_id = self._tail
+        header = b"".join(
+            (
+                _pack(">HHQH", 60, 0, len(body), _ORDER_PROPERTY_FLAGS),
+                self._content_type,
+                _pack(">I", len(table)),
+                table,
+                reply_to,
+                _shortstr(message_id),
+                user_id,
+            )
+        )
+        channel_id = self._channel_id
+        return b"".join(
+            (
+                method,
+                _pack(">BHI", 2, channel_id, len(header)),
+                header,
+                _FRAME_END,
+                _pack(">BHI", 3, channel_id, len(body)),
+                body,
+                _FRAME_END,
+            )
+        )
+
+
 class _AmqpBackend:
     """py-amqp under kombu: a real broker (``amqp://``, ``amqps://``)."""
 
@@ -375,6 +470,9 @@ class _AmqpBackend:
         self.connection_errors = tuple(amqp.Connection.connection_errors)
         self.channel_errors = tuple(amqp.Connection.channel_errors)
         self._headers_key = SENDER_TIMESTAMP_HEADER
+        self._frames: _PublishFrames | None = None
+        #: Publishes built but not yet written; drain() writes them first, in one write.
+        self._out: list[bytes] = []
 
     # connection
 
@@ -440,8 +538,13 @@ class _AmqpBackend:
         channel.events["basic_ack"].add(api._on_ack)
         channel.events["basic_nack"].add(api._on_nack)
         channel.events["basic_return"].add(self._on_return)
+        self._out.clear()
+        self._frames = _PublishFrames(
+            channel.channel_id, raw.frame_max, api.exchange, api._login, key
+        )
 
     def reset_channel(self) -> None:
+        self._out.clear()  # built for the old channel: their orders are already in doubt
         channel, self.channel = self.channel, None
         if channel is not None:
             with contextlib.suppress(*self.channel_errors):
@@ -452,6 +555,7 @@ class _AmqpBackend:
         self._close_quietly()
 
     def _close_quietly(self) -> None:
+        self._out.clear()
         kconn, raw = self.kconn, self.raw
         self.kconn = self.raw = self.channel = None
         if kconn is None:
@@ -469,6 +573,7 @@ class _AmqpBackend:
                     raw.collect()
 
     def abandon(self) -> None:
+        self._out.clear()
         kconn, self.kconn = self.kconn, None
         self.raw = self.channel = None
         if kconn is not None:
@@ -484,6 +589,12 @@ class _AmqpBackend:
     # I/O
 
     def publish(self, body: bytes, routing_key: str, message_id: str, sent_at_ms: int) -> None:
+        frames = self._frames
+        data = frames.build(body, routing_key, message_id, sent_at_ms) if frames else None
+        if data is not None:
+            self._out.append(data)  # written by the next drain(), with the others
+            return
+        self.flush()
         api = self.api
         message = self._message_cls(
             body,
@@ -501,10 +612,22 @@ class _AmqpBackend:
             message,
         )
 
+    def flush(self) -> None:
+        """Write the publishes built so far, in one write."""
+        out = self._out
+        if out:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            out.clear()
+            raw = self.raw
+            raw.transport.write(data)
+            raw.bytes_sent += 1  # as py-amqp's frame writer counts, for heartbeat_tick
+
     def drain(self, timeout: float | None) -> bool:
         raw = self.raw
         if raw is None:
             raise self._amqp.RecoverableConnectionError("connection closed")
+        if self._out:
+            self.flush()
         if raw.heartbeat:
             raw.heartbeat_tick()
         try:
@@ -733,10 +856,13 @@ class AmpqAPI:
                 f"broker_url must start with amqps://, amqp:// or memory://, got"
                 f" {redact_url(broker_url)}"
             )
-        if not isinstance(application_key, str) or not application_key:
-            raise FlexValidationError(
-                "application_key", "must be a non-empty string", application_key
-            )
+        for field, value in (
+            ("application_key", application_key),
+            ("exchange", exchange),
+            ("reply_exchange", reply_exchange),
+        ):
+            if not isinstance(value, str) or not value or _too_long(value):
+                raise FlexValidationError(field, _SHORTSTR_RULE, value)
         if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
             raise FlexValidationError("buffer_size", "must be an integer >= 1", buffer_size)
         if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int):
@@ -752,6 +878,8 @@ class AmpqAPI:
                 "the broker login is missing: pass user_id (the user's userId) or put it in"
                 " broker_url"
             )
+        if login and (not isinstance(login, str) or _too_long(login)):
+            raise FlexValidationError("user_id", _SHORTSTR_RULE, login)
         self._url = broker_url
         self._scheme = scheme
         self._host = host
@@ -1129,6 +1257,10 @@ class AmpqAPI:
             raise FlexValidationError(
                 "message_id", "must not belong to an order still in flight", message_id
             )
+        if type(message_id) is not str or not 0 < len(message_id) <= _SHORTSTR_MAX:
+            raise FlexValidationError("message_id", _SHORTSTR_RULE, message_id)
+        if len(message_id) > _SHORTSTR_MAX // 4 and _too_long(message_id):
+            raise FlexValidationError("message_id", _SHORTSTR_RULE, message_id)
         backend = self._ensure_open()
         p = _Pending(order, message_id, routing_key, _now_ms())
         tag = p.tag = self._next_tag

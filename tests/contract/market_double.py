@@ -92,6 +92,9 @@ class MarketDouble:
         self._thread: threading.Thread | None = None
         self.errors: list[BaseException] = []
         self._declare()
+        self._channel.basic_consume(
+            queue=self.queue, no_ack=True, callback=self._on_raw, consumer_tag=self.queue
+        )
 
     # -- topology --
 
@@ -102,9 +105,10 @@ class MarketDouble:
         ch.queue_declare(queue=self.queue, durable=False, auto_delete=False, exclusive=False)
         for side in ("ask", "bid"):
             ch.queue_bind(queue=self.queue, exchange=self.exchange, routing_key=side)
-        ch.basic_consume(
-            queue=self.queue, no_ack=True, callback=self._on_raw, consumer_tag=self.queue
-        )
+
+    def redeclare(self) -> None:
+        """Declare the exchanges and bindings again (after a test deleted them)."""
+        self._declare()
 
     def unbind(self) -> None:
         """Stop receiving orders: every order becomes unroutable."""

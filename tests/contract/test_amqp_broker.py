@@ -161,20 +161,22 @@ def test_nacked_order_raises_order_not_confirmed(
 
 
 def test_channel_closed_by_the_broker_fails_in_doubt_and_recovers(
-    make_api: MakeApi, market: MarketDouble
+    make_api: MakeApi, market: MarketDouble, names: Names, amqp_url: str
 ) -> None:
-    """A publish the broker refuses (user_id mismatch) closes the channel; flxtrd reopens it."""
+    """Publishing to a vanished exchange closes the channel (404); flxtrd reopens it."""
     api = make_api()
     api.connect()
-    api._login = "somebody-else"  # RabbitMQ: PRECONDITION_FAILED, channel closed
-    with pytest.raises(OrderInDoubtError, match="PRECONDITION_FAILED"):
+    with Connection(amqp_url) as conn:
+        conn.channel().exchange_delete(names["exchange"])
+    with pytest.raises(OrderInDoubtError, match="NOT_FOUND"):
         api.send_order(make_order())
-    api._login = "guest"
+    market.redeclare()  # the market is back: exchange and bindings
     receipt = api.send_order(make_order())
     market.reply(api.application_key, {"msg_type": "cancel", "reason": "still consuming"})
     reply = next(api.market_messages(timeout=5))
     assert receipt.delivery_tag == 1  # a fresh confirm channel
     assert reply["reason"] == "still consuming"
+    assert api.stats.connection_losses == 1 and api.stats.reconnects == 0
 
 
 def test_second_connection_is_refused_and_leaves_no_connection(make_api: MakeApi) -> None:
