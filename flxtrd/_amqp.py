@@ -912,8 +912,11 @@ class AmpqAPI:
         self._low_tag = 1
         self._buffer: deque[MarketMessage] = deque(maxlen=buffer_size)
         self._counters = _Counters()
-        #: Injected for tests: how the reconnect backoff waits.
+        #: Injected for tests: how the reconnect backoff waits, and what makes a connection.
         self._sleep: Callable[[float], None] = time.sleep
+        self._backend_factory: Callable[[AmpqAPI], _Backend] = (
+            _MemoryBackend if self._memory else _AmqpBackend
+        )
 
     # -- introspection --
 
@@ -965,7 +968,7 @@ class AmpqAPI:
         policy = self._retry_policy
         attempt = 0
         while True:
-            backend: _Backend = _MemoryBackend(self) if self._memory else _AmqpBackend(self)
+            backend = self._backend_factory(self)
             try:
                 backend.open()
             except AlreadyConnectedError:
@@ -1318,7 +1321,9 @@ class AmpqAPI:
         """
         with self._lock:
             routing_key, body = self._prepare(order, routing_hint)
-            p = self._publish(order, routing_key, body, message_id or uuid.uuid4().hex)
+            if message_id is None:
+                message_id = uuid.uuid4().hex
+            p = self._publish(order, routing_key, body, message_id)
             if not p.done:
                 self._await_all(timeout)
             if p.receipt is None:
@@ -1365,8 +1370,10 @@ class AmpqAPI:
             connect_error: FlexError | None = None
             count = 0
             for item in orders:
-                if isinstance(item, tuple):
+                if isinstance(item, tuple) and len(item) == 2:
                     order, message_id = item
+                    if message_id is None:
+                        message_id = uuid.uuid4().hex
                 else:
                     order, message_id = item, uuid.uuid4().hex
                 if connect_error is not None:
