@@ -11,8 +11,10 @@ What runs
   ready line); with a certificate and key it serves **https** and **wss**;
 - the :class:`~flxtrd.sandbox._broker.BrokerWorker` on the ``--amqp`` broker;
 - on a RabbitMQ on this machine, the accounts' broker users (:mod:`flxtrd.sandbox._rabbitmq`),
-  so ``amqp://<userId>:<token>@host:5672//`` works as on the market; they are deleted again on
-  shutdown.
+  with permissions on the virtual host of ``--amqp`` (``/`` for ``...:5672//``), so
+  ``amqp://<userId>:<token>@host:5672//`` works as on the market; they are deleted again on
+  shutdown. A virtual host of its own (``--amqp amqp://guest:guest@host:5672/sandbox``, made
+  with ``rabbitmqctl add_vhost``) keeps a sandbox apart from anything else on the broker.
 
 TLS on the broker side is RabbitMQ's own configuration (``listeners.ssl.default = 5671``,
 ``ssl_options.cacertfile/certfile/keyfile`` in ``rabbitmq.conf``); pass ``--amqp amqps://...``
@@ -82,6 +84,13 @@ class ServedOptions:
     log_level: str = "warning"
 
 
+def _vhost(url: str) -> str:
+    """The virtual host of a broker URL, read as kombu reads it (``//`` and none are ``/``)."""
+    from kombu.connection import Connection
+
+    return str(Connection(url).virtual_host or "/")
+
+
 def _is_local(url: str) -> bool:
     host = urlsplit(url).hostname or "localhost"
     if host == "localhost":
@@ -142,7 +151,9 @@ class ServedSandbox:
             if not ctl.available():
                 _log.warning("broker users are not provisioned: %r not found", o.rabbitmqctl)
                 return None
-        users = BrokerUsers(ctl, exchange=o.exchange, reply_exchange=o.reply_exchange)
+        users = BrokerUsers(
+            ctl, vhost=_vhost(o.amqp_url), exchange=o.exchange, reply_exchange=o.reply_exchange
+        )
         try:
             users.load()
         except BrokerUsersError as exc:
