@@ -178,6 +178,7 @@ class _Counters:
             setattr(self, f.name, 0)
 
     def snapshot(self) -> BrokerStats:
+        """The counters as a frozen :class:`BrokerStats`."""
         return BrokerStats(**{f.name: getattr(self, f.name) for f in fields(BrokerStats)})
 
     received: int

@@ -88,7 +88,8 @@ def _vhost(url: str) -> str:
     """The virtual host of a broker URL, read as kombu reads it (``//`` and none are ``/``)."""
     from kombu.connection import Connection
 
-    return str(Connection(url).virtual_host or "/")
+    connection: Callable[..., Any] = Connection  # kombu is untyped
+    return str(connection(url).virtual_host or "/")
 
 
 def _is_local(url: str) -> bool:
