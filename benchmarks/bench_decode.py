@@ -34,14 +34,14 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
 from glocalflex_messages.models import AskClosedOrder, BidClosedOrder, MarketReply, Tick
 from glocalflex_rest.models import Contract, Deal
 
-T0 = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 START_MS = 1_796_202_000_000
 QUARTER_MS = 900_000
 CLOCKS: dict[str, Callable[[], float]] = {"cpu": time.process_time, "wall": time.perf_counter}

@@ -482,7 +482,8 @@ def main() -> None:
             results.setdefault(name, []).append(import_time(python, code))
 
     print(
-        f"\nREST order placement, requests/s (median, min - max; HTTPS over {rounds} interleaved rounds)"
+        "\nREST order placement, requests/s "
+        f"(median, min - max; HTTPS over {rounds} interleaved rounds)"
     )
     for name in (HTTP_TYPED, HTTP_BARE, HTTPS_TYPED, HTTPS_BARE, HTTPS_029):
         if name in results:

@@ -126,7 +126,7 @@ from flxtrd._streams_core import (
 )
 
 if TYPE_CHECKING:
-    from typing_extensions import Self
+    from typing import Self
 
 __all__ = [
     "STREAM_PATHS",
@@ -521,7 +521,7 @@ class _AsyncConnection:
         """The next frame; raises :class:`_ReceiveTimeout` or the drop cause."""
         try:
             item = await asyncio.wait_for(self._queue.get(), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise _ReceiveTimeout from None
         if isinstance(item, (str, bytes)):
             return item

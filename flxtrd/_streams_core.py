@@ -15,7 +15,7 @@ import operator
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Generic, Literal, Protocol, TypeAlias, TypeVar, cast, runtime_checkable
 
 import httpx
@@ -567,7 +567,7 @@ class _SubscriptionCore:
             return None
         self.stats.delivered += 1
         self._delivered_on_connection += 1
-        received_at = datetime.fromtimestamp(self.config.wall_clock(), tz=timezone.utc)
+        received_at = datetime.fromtimestamp(self.config.wall_clock(), tz=UTC)
         return MarketEvent(self.kind, model, raw, received_at)
 
     def _reject(self, raw: str | bytes, exc: msgspec.DecodeError) -> None:

@@ -38,7 +38,7 @@ import enum
 import json
 import numbers
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from flxtrd._errors import FlexValidationError
@@ -79,14 +79,14 @@ MS_PER_MIN = 60_000
 MS_PER_HOUR = 3_600_000
 MAX_APPLICATION_KEY_LENGTH = 256
 _INT64_MAX = 2**63 - 1
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _HIDDEN = "'***'"
 
 
 _logger = get_logger("types")
 
 
-class OrderType(str, enum.Enum):
+class OrderType(str, enum.Enum):  # noqa: UP042 - keeps 0.2.9's str() ("OrderType.ASK")
     """The side of an order: ``ASK`` sells flexibility, ``BID`` buys it.
 
     The value is the line-protocol measurement and AMQP routing key (``"ask"``/``"bid"``);

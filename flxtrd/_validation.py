@@ -30,7 +30,7 @@ import numbers
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flxtrd._errors import FlexValidationError
@@ -160,7 +160,7 @@ def to_utc(field: str, value: object) -> datetime:
         raise FlexValidationError(field, DATETIME, value)
     if value.tzinfo is None or value.utcoffset() is None:
         raise FlexValidationError(field, TZ_AWARE, value)
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def format_utc(field: str, value: object) -> str:
@@ -236,7 +236,7 @@ class OrderSpec:
             raise FlexValidationError(
                 "expiry_time", "must not be after delivery_start", self.expiry_time
             )
-        now_utc = datetime.now(timezone.utc) if now is None else to_utc("now", now)
+        now_utc = datetime.now(UTC) if now is None else to_utc("now", now)
         if not start > now_utc:
             raise FlexValidationError("delivery_start", IN_FUTURE, self.delivery_start)
         if not expiry > now_utc:

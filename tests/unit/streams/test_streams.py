@@ -17,7 +17,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 import anyio
@@ -500,7 +500,7 @@ def test_typed_events_per_stream(
         events = market.stream(kind).take(len(frames))
     assert [type(e.model) for e in events] == types
     assert [e.raw for e in events] == frames
-    assert all(e.kind == kind and e.received_at.tzinfo is timezone.utc for e in events)
+    assert all(e.kind == kind and e.received_at.tzinfo is UTC for e in events)
     assert script.upgrades[0].path == f"/api/v1/ws/{kind}/"
 
 
