@@ -33,8 +33,8 @@ class TokenRequest:
     grant_type: TokenRequestGrantType
     client_id: str
     username: str | Unset = UNSET
-    password: str | Unset = UNSET
-    refresh_token: str | Unset = UNSET
+    password: str | Unset = _attrs_field(default=UNSET, repr=False)
+    refresh_token: str | Unset = _attrs_field(default=UNSET, repr=False)
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

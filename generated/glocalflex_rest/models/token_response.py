@@ -29,10 +29,10 @@ class TokenResponse:
         refresh_expires_in (int | Unset): Lifetime of the refresh token, s.
     """
 
-    access_token: str
+    access_token: str = _attrs_field(repr=False)
     expires_in: int
     token_type: str
-    refresh_token: str | Unset = UNSET
+    refresh_token: str | Unset = _attrs_field(default=UNSET, repr=False)
     refresh_expires_in: int | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
