@@ -1,4 +1,4 @@
-"""Generated REST models keep passwords and tokens out of repr() (specs/templates/model.py.jinja)."""
+"""Generated REST models keep passwords and tokens out of repr() (a custom model template)."""
 
 from __future__ import annotations
 
