@@ -9,7 +9,7 @@ Orders go to the direct exchange ``in`` with routing key ``ask`` or ``bid``; rep
 the direct exchange ``ticker-out`` into an **exclusive** queue named after the application key,
 bound with the key itself. The real market declares both exchanges; a bare RabbitMQ (sandbox,
 tests) does not. ``declare_exchanges`` decides: ``True`` declares them idempotently (direct,
-durable), ``False`` only checks that they exist (a passive declare, which needs no permissions).
+durable), ``False`` only checks that they exist (a passive declare: no configure permission).
 The default (``None``) is ``False`` for ``amqps://`` (the market) and ``True`` otherwise.
 
 Connecting
@@ -41,6 +41,11 @@ becomes :class:`~flxtrd.OrderUnroutableError`; a nack is :class:`~flxtrd.OrderNo
 Two orders with the same ``message_id`` cannot be in flight at once (the return could not be
 attributed).
 
+The publish frames are built here rather than by py-amqp's generic serialiser (byte for byte the
+same; a property test compares them) and ``send_orders`` writes them in batches of up to 64 per
+socket write; everything else (handshake, declarations, confirms, deliveries) is py-amqp's. The
+connection's socket timeout is ``confirm_timeout``, which also bounds py-amqp's own waits.
+
 Losing the connection
 ---------------------
 Every order ends exactly once: confirmed, or failed. An order published on a connection that is
@@ -70,8 +75,9 @@ replies that have arrived, decodes each into the generated models (:class:`Marke
 A message that does not decode (not JSON, wrong types, unknown ``msg_type``) is counted
 (``stats.rejected_inbound``) and handed to ``on_invalid(raw_body, error)``; it never stops the
 consumer or later messages. An exception raised by either callback is logged and counted
-(``stats.callback_errors``). Replies are consumed with automatic acknowledgement: the queue is
-exclusive, so unacknowledged messages would die with the connection anyway.
+(``stats.callback_errors``). ``on_message`` may itself send orders. Replies are consumed with
+automatic acknowledgement: the queue is exclusive, so unacknowledged messages would die with the
+connection anyway.
 
 Heartbeats are off by default (``heartbeat=0``): a client that sleeps between polls, as 0.2.9's
 example does, is not dropped by the broker; dead peers are found by TCP keepalive (py-amqp's
