@@ -6,7 +6,6 @@ The logic is in :mod:`flxtrd.sandbox._served`; this module only reads the comman
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import Any
 
@@ -139,9 +138,6 @@ def run_sandbox(args: argparse.Namespace) -> int:
     if (args.certfile is None) != (args.keyfile is None):
         print("error: --certfile and --keyfile go together", file=sys.stderr)
         return EXIT_USAGE
-    logging.getLogger("flxtrd").setLevel(
-        logging.DEBUG if getattr(args, "verbose", False) else logging.INFO
-    )
     try:
         return serve(options)
     except Exception as exc:
