@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -399,3 +400,27 @@ def test_a_device_user_is_confined_to_its_own_names(provisioned: Session) -> Non
                 ch.exchange_declare(s.exchange, "direct", passive=True)
         finally:
             conn.collect()
+
+
+def test_the_worker_reconnects_after_the_broker_drops_it(session: Session) -> None:
+    """RabbitMQ closes the worker's connection; it reconnects, and the resting ask still trades."""
+    need_rabbitmqctl()
+    alice, bob = (session.market.login(f"{n}@example.com", "pw") for n in "ab")
+    a, b = session.client(alice), session.client(bob)
+    a.send_order(session.line("ask", a.application_key, 10.0))
+    name = f"flxtrd sandbox broker worker ({session.queue})"
+    listing = subprocess.run(
+        ["rabbitmqctl", "-q", "list_connections", "pid", "client_properties"],
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    (pid,) = [row.split("\t", 1)[0] for row in listing.splitlines() if name in row]
+    subprocess.run(
+        ["rabbitmqctl", "-q", "close_connection", pid, "test: broker drops the worker"],
+        capture_output=True, check=True, timeout=60,
+    )  # fmt: skip
+    deadline = time.monotonic() + WAIT_S
+    while session.worker.stats.reconnects < 1 and time.monotonic() < deadline:
+        b.sleep(0.01)
+    assert session.worker.stats.reconnects == 1 and session.worker.running
+    b.send_order(session.line("bid", b.application_key, 12.0))
+    assert session.next(b, "bid_closed_order")["closed_order"]["ask_user"] == alice.user_id
