@@ -8,8 +8,9 @@ Topology (see ``specs/asyncapi.yaml``)
 Orders go to the direct exchange ``in`` with routing key ``ask`` or ``bid``; replies come through
 the direct exchange ``ticker-out`` into an **exclusive** queue named after the application key,
 bound with the key itself. The real market declares both exchanges; a bare RabbitMQ (sandbox,
-tests) does not. ``declare_exchanges`` decides: ``True`` declares them idempotently (direct,
-durable), ``False`` only checks that they exist (a passive declare: no configure permission).
+tests) does not. Both are first checked with a passive declare (no configure permission
+needed); ``declare_exchanges`` decides what happens to a missing one: ``True`` declares it
+(direct, durable), ``False`` fails with :class:`~flxtrd.BrokerError`.
 The default (``None``) is ``False`` for ``amqps://`` (the market) and ``True`` otherwise.
 
 Connecting
@@ -510,6 +511,34 @@ class _AmqpBackend:
             self._close_quietly()
             raise
 
+    def _check_exchange(self, channel: Any, name: str) -> Any:
+        """Check passively that exchange ``name`` exists; declare it only when it is missing.
+
+        The passive check needs no configure permission, so a device login (on the market or a
+        served sandbox, where devices may not configure the market's exchanges) passes it. A
+        missing exchange is declared when ``declare_exchanges`` allows it, on a fresh channel:
+        the failed check closed the old one. Returns the channel to go on with.
+        """
+        try:
+            channel.exchange_declare(exchange=name, type="direct", passive=True)
+            return channel
+        except self._amqp.NotFound as exc:
+            if not self.api.declare_exchanges:
+                raise BrokerError(
+                    f"exchange {name!r} does not exist on the broker; the market declares"
+                    " it (pass declare_exchanges=True for a bare broker such as a sandbox)"
+                ) from exc
+        raw = self.raw
+        channel = raw.Channel(raw, None, auto_decode=False)
+        channel.open()
+        try:
+            channel.exchange_declare(exchange=name, type="direct", durable=True, auto_delete=False)
+        except self._amqp.AccessRefused as exc:
+            raise BrokerError(
+                f"exchange {name!r} does not exist and this login may not declare it"
+            ) from exc
+        return channel
+
     def _open_channel(self, *, check_exchanges: bool) -> None:
         api = self.api
         raw = self.raw
@@ -518,19 +547,8 @@ class _AmqpBackend:
         self.channel = channel
         if check_exchanges:
             for name in (api.exchange, api.reply_exchange):
-                try:
-                    channel.exchange_declare(
-                        exchange=name,
-                        type="direct",
-                        durable=True,
-                        auto_delete=False,
-                        passive=not api.declare_exchanges,
-                    )
-                except self._amqp.NotFound as exc:
-                    raise BrokerError(
-                        f"exchange {name!r} does not exist on the broker; the market declares"
-                        " it (pass declare_exchanges=True for a bare broker such as a sandbox)"
-                    ) from exc
+                channel = self._check_exchange(channel, name)
+            self.channel = channel
         key = api.application_key
         try:
             channel.queue_declare(queue=key, exclusive=True, auto_delete=True, durable=False)
@@ -813,8 +831,10 @@ class AmpqAPI:
         on_invalid: called with ``(raw_body, MessageDecodeError)`` for each undecodable reply.
         retry_policy: reconnect attempts and backoff (default
             :data:`DEFAULT_BROKER_RETRY_POLICY`).
-        declare_exchanges: declare the exchanges (``True``) or only check them (``False``);
-            default: check on ``amqps://``, declare otherwise.
+        declare_exchanges: declare the exchanges when they are missing (``True``) or only
+            check that they exist (``False``); default: check on ``amqps://``, declare a missing
+            one otherwise. Existing exchanges are never re-declared (a device may lack the
+            permission).
         confirm_timeout: seconds an order may wait for its confirm (a broker that falls silent
             is given up on after up to twice that); also the connection's I/O timeout.
         connect_timeout: seconds one connection attempt may take.
