@@ -51,6 +51,7 @@ from flxtrd._errors import (
     ConfigurationError,
     FlexStatusError,
     FlexValidationError,
+    NotFoundError,
 )
 from flxtrd._log import forget_secret, get_logger, register_secret
 from flxtrd._plugins import BasePlugin
@@ -442,7 +443,19 @@ class AuthPlugin(BasePlugin):
             assert self._identity is not None
             return self._identity
         if user.access_token:
-            found: MptokenResponse = yield from self._exchange(mptoken_op(user.access_token))
+            try:
+                found: MptokenResponse = yield from self._exchange(mptoken_op(user.access_token))
+            except (NotFoundError, AuthenticationError):
+                if not (user.name and user.password):
+                    raise
+                # The seed README passes a placeholder token beside real e-mail and password.
+                _logger.warning(
+                    "the market does not know the device access token; logging in with the"
+                    " e-mail and password and using the token of the account's location"
+                )
+                yield from self._login_flow()
+                assert self._identity is not None
+                return self._identity
             return self._remember(found.user_id, self._choose(found.locations), user.access_token)
         raise ConfigurationError(
             "no credentials: give User(accessToken=...) (device access token) or"

@@ -48,6 +48,24 @@ async def test_device_token_identity_runs_once(make_client: Any, market: FakeMar
     assert market.operations == ["get_user_by_mptoken", "get_user_by_mptoken"]
 
 
+async def test_unknown_device_token_falls_back_to_login(
+    make_client: Any, market: FakeMarket
+) -> None:
+    """A placeholder token beside e-mail and password (the seed README) logs in instead."""
+    client = make_client(user=make_user(accessToken="<your_device_access_token>"))
+    identity = await resolve(client.authenticate())
+    assert (identity.user_id, identity.application_key) == (USER_ID, APP_KEY)
+    assert identity.access_token == DEVICE_TOKEN
+    assert market.operations == ["get_user_by_mptoken", "login_user"]
+
+
+async def test_unknown_device_token_alone_is_not_found(make_client: Any) -> None:
+    """Without e-mail and password there is nothing to fall back to: the 404 surfaces."""
+    client = make_client(user=User(accessToken="unknown-token"))
+    with pytest.raises(NotFoundError):
+        await resolve(client.authenticate())
+
+
 async def test_login_chooses_the_named_location(make_client: Any, market: FakeMarket) -> None:
     """location_id picks the location: its _id is the application key, its token the password."""
     client = make_client(user=User(name=EMAIL, password=PASSWORD), location_id=APP_KEY_2)
