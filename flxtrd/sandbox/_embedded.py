@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import os
 import threading
@@ -126,12 +127,32 @@ class EmbeddedWebSocketTransport(ASGIWebSocketTransport):
     def __init__(self, app: ASGIApp, **kwargs: Any) -> None:
         super().__init__(app=_with_denial_extension(app), **kwargs)
 
-    async def _create_asgi_websocket_async_network_stream(
-        self, *, task_status: anyio.abc.TaskStatus[tuple[ASGIWebSocketAsyncNetworkStream, bytes]]
+    async def _handle_ws_request(
+        self, request: httpx.Request, scope: dict[str, Any]
+    ) -> httpx.Response:
+        """Open the in-process WebSocket for ``scope`` (passed along, not kept on ``self``).
+
+        httpx-ws keeps the scope on the transport between two awaits, so two upgrades at once
+        could swap scopes (a trade stream opened as a ticker stream); here each gets its own.
+        """
+        stream, accept = await self._task_group.start(functools.partial(self._open, scope))
+        lines = accept.decode("utf-8").splitlines()
+        headers = [tuple(line.split(": ", 1)) for line in lines[1:] if line.strip()]
+        return httpx.Response(
+            status_code=101,
+            headers=headers,
+            extensions={"network_stream": stream},
+        )
+
+    async def _open(
+        self,
+        scope: dict[str, Any],
+        *,
+        task_status: anyio.abc.TaskStatus[tuple[ASGIWebSocketAsyncNetworkStream, bytes]],
     ) -> None:
         stream = _PingAnsweringStream(
             self.app,  # type: ignore[arg-type]
-            self.scope,
+            scope,
             self._task_group,
             self._initial_receive_timeout,
         )

@@ -305,6 +305,7 @@ class SandboxMarket:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.seed = seed
         self.accounts = accounts if accounts is not None else Accounts(seed=seed, clock=self.clock)
+        self._trade_history = trade_history
         self.engine = (
             engine
             if engine is not None
@@ -314,6 +315,14 @@ class SandboxMarket:
         self._subscribers: dict[int, Subscriber] = {}
         self._next_subscriber = 0
         self._timer_stop: threading.Event | None = None
+
+    def reset(self) -> None:
+        """Start over with an empty book: a new engine (same clock and seed, so the same ids).
+
+        Accounts, subscribers and the expiry timer stay; nothing is published.
+        """
+        with self._lock:
+            self.engine = MatchingEngine(self.clock, self.seed, trade_history=self._trade_history)
 
     # -- event hub ------------------------------------------------------------------------
 
