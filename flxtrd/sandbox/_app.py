@@ -32,7 +32,10 @@ arrival...); 429 with ``Retry-After`` when the optional `RateLimit` is exceeded;
 WebSockets take ``Authorization: Bearer <access token>`` on the upgrade request; without a valid
 one the upgrade is refused with HTTP 401 (servers without the ASGI WebSocket denial-response
 extension close with code 1008 instead). The first message is the ``control`` message, then the
-stream's events, each encoded from the generated msgspec models.
+stream's events, each encoded from the generated msgspec models. The token is checked at the
+upgrade only (an open stream outlives it). Each connection buffers up to 1024 messages; a client
+that falls further behind misses the newest ones (the order book stream's next snapshot catches
+up).
 """
 
 from __future__ import annotations
@@ -739,8 +742,9 @@ async def _pump(websocket: WebSocket, queue: asyncio.Queue[Frame], market: Sandb
         while True:
             frame = await queue.get()
             if frame == _BOOK_CHANGED:
-                while not queue.empty() and queue._queue[0] == _BOOK_CHANGED:  # type: ignore[attr-defined]
-                    queue.get_nowait()  # coalesce book changes already waiting
+                # The order book stream queues only these markers: one snapshot answers all.
+                while not queue.empty():
+                    queue.get_nowait()
                 frame = orderbook_frame(market)
             await websocket.send_text(frame.decode())
 

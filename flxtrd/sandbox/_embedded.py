@@ -34,7 +34,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -50,6 +50,7 @@ from httpx_ws.transport import (
 )
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ._accounts import DEFAULT_ACCESS_LIFETIME_S, DEFAULT_REFRESH_LIFETIME_S
 from ._app import RateLimit, create_app
 from ._market import DEFAULT_EXPIRY_INTERVAL_S, SandboxMarket
 
@@ -61,6 +62,7 @@ __all__ = [
     "embedded_async_transport",
     "embedded_sandbox",
     "embedded_transport",
+    "market_from_env",
     "reset_embedded_sandbox",
 ]
 
@@ -68,7 +70,11 @@ _logger = logging.getLogger("flxtrd.sandbox")
 T = TypeVar("T")
 
 ENV_SEED = "FLXTRD_SANDBOX_SEED"
-"""Environment variable with the embedded sandbox's seed (default 0)."""
+"""The embedded sandbox's seed (default 0)."""
+ENV_ACCOUNTS = "FLXTRD_SANDBOX_ACCOUNTS"
+"""Path of an accounts file (JSON or TOML): the embedded sandbox's accounts become strict."""
+ENV_TOKEN_LIFETIME = "FLXTRD_SANDBOX_TOKEN_LIFETIME_S"
+"""Lifetime of the embedded sandbox's OAuth2 access tokens, s (default 300)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,16 +422,33 @@ _sandbox: EmbeddedSandbox | None = None
 _sandbox_lock = threading.Lock()
 
 
+def market_from_env(env: Mapping[str, str] | None = None) -> SandboxMarket:
+    """A wall-clock market configured by ``FLXTRD_SANDBOX_SEED``, ``FLXTRD_SANDBOX_ACCOUNTS``
+    and ``FLXTRD_SANDBOX_TOKEN_LIFETIME_S`` (all optional; ValueError for unusable values)."""
+    environ = os.environ if env is None else env
+    try:
+        seed = int(environ.get(ENV_SEED) or 0)
+        lifetime = int(environ.get(ENV_TOKEN_LIFETIME) or DEFAULT_ACCESS_LIFETIME_S)
+    except ValueError as exc:
+        raise ValueError(f"{ENV_SEED} and {ENV_TOKEN_LIFETIME} must be integers: {exc}") from None
+    return SandboxMarket.configured(
+        seed=seed,
+        accounts_file=environ.get(ENV_ACCOUNTS) or None,
+        access_lifetime_s=lifetime,
+        refresh_lifetime_s=max(lifetime, DEFAULT_REFRESH_LIFETIME_S),
+    )
+
+
 def embedded_sandbox() -> EmbeddedSandbox:
     """The process-wide embedded sandbox, made and started on first use.
 
-    Its seed is ``FLXTRD_SANDBOX_SEED`` (default 0); it uses the wall clock and permissive accounts.
+    Its market comes from the environment (`market_from_env`): wall clock, seed 0, permissive
+    accounts and 300 s access tokens unless ``FLXTRD_SANDBOX_*`` says otherwise.
     """
     global _sandbox
     with _sandbox_lock:
         if _sandbox is None:
-            seed = int(os.environ.get(ENV_SEED, "0") or 0)
-            _sandbox = EmbeddedSandbox(seed=seed)
+            _sandbox = EmbeddedSandbox(market_from_env())
         sandbox = _sandbox
     return sandbox.start()
 

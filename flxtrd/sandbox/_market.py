@@ -36,6 +36,7 @@ see only generation-2 orders and the caller's own (others' ids are "not found").
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -43,7 +44,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from ._accounts import Account, Accounts, AuthError, IssuedToken, Location
+from ._accounts import (
+    DEFAULT_ACCESS_LIFETIME_S,
+    DEFAULT_REFRESH_LIFETIME_S,
+    Account,
+    Accounts,
+    AuthError,
+    IssuedToken,
+    Location,
+)
 from ._clock import Clock, SystemClock
 from ._engine import MatchingEngine
 from ._types import (
@@ -315,6 +324,39 @@ class SandboxMarket:
         self._subscribers: dict[int, Subscriber] = {}
         self._next_subscriber = 0
         self._timer_stop: threading.Event | None = None
+
+    @classmethod
+    def configured(
+        cls,
+        *,
+        seed: int = 0,
+        clock: Clock | None = None,
+        accounts_file: str | os.PathLike[str] | None = None,
+        access_lifetime_s: int = DEFAULT_ACCESS_LIFETIME_S,
+        refresh_lifetime_s: int = DEFAULT_REFRESH_LIFETIME_S,
+    ) -> SandboxMarket:
+        """A market from the sandbox's settings (the CLI's and the environment's).
+
+        ``accounts_file`` (JSON or TOML, see `_accounts`) makes the accounts strict; without it
+        any credentials log in. The lifetimes are the OAuth2 tokens', in seconds.
+        """
+        clock = clock if clock is not None else SystemClock()
+        if accounts_file is not None:
+            accounts = Accounts.from_file(
+                accounts_file,
+                seed=seed,
+                clock=clock,
+                access_lifetime_s=access_lifetime_s,
+                refresh_lifetime_s=refresh_lifetime_s,
+            )
+        else:
+            accounts = Accounts(
+                seed=seed,
+                clock=clock,
+                access_lifetime_s=access_lifetime_s,
+                refresh_lifetime_s=refresh_lifetime_s,
+            )
+        return cls(clock=clock, seed=seed, accounts=accounts)
 
     def reset(self) -> None:
         """Start over with an empty book: a new engine (same clock and seed, so the same ids).

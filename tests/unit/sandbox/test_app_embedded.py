@@ -334,3 +334,25 @@ def test_import_stays_light() -> None:
     assert callable(flxtrd.sandbox.embedded_transport) and flxtrd.sandbox.RateLimit
     with pytest.raises(AttributeError):
         flxtrd.sandbox.no_such_name  # noqa: B018
+
+
+def test_market_from_env(tmp_path: Any) -> None:
+    """FLXTRD_SANDBOX_* configure the embedded market: seed, strict accounts, token lifetime."""
+    from flxtrd.sandbox._embedded import market_from_env
+
+    path = tmp_path / "accounts.toml"
+    path.write_text('[[accounts]]\nemail = "a@x"\npassword = "pw"\n', encoding="utf-8")
+    market = market_from_env(
+        {
+            "FLXTRD_SANDBOX_SEED": "9",
+            "FLXTRD_SANDBOX_ACCOUNTS": str(path),
+            "FLXTRD_SANDBOX_TOKEN_LIFETIME_S": "5",
+        }
+    )
+    assert market.seed == 9 and market.accounts.strict
+    assert market.issue_token("a@x", "pw").expires_in == 5
+    default = market_from_env({})
+    assert default.seed == 0 and not default.accounts.strict
+    assert default.accounts.access_lifetime_s == 300
+    with pytest.raises(ValueError, match="integers"):
+        market_from_env({"FLXTRD_SANDBOX_SEED": "x"})

@@ -366,3 +366,16 @@ def test_relative_time() -> None:
     for bad in ("0h", "1w", "h", "1234567m"):
         with pytest.raises(ValueError):
             relative_time_ms(bad)
+
+
+def test_configured_market(tmp_path: Any) -> None:
+    """SandboxMarket.configured: an accounts file makes it strict; token lifetimes are set."""
+    path = tmp_path / "accounts.json"
+    path.write_text('{"accounts": [{"email": "a@x", "password": "pw"}]}', encoding="utf-8")
+    clock = ManualClock(T0)
+    strict = SandboxMarket.configured(seed=2, clock=clock, accounts_file=path, access_lifetime_s=7)
+    assert strict.accounts.strict and strict.seed == 2 and strict.clock is clock
+    assert strict.issue_token("a@x", "pw").expires_in == 7
+    permissive = SandboxMarket.configured(refresh_lifetime_s=9)
+    assert not permissive.accounts.strict
+    assert permissive.issue_token("any@x", "any").refresh_expires_in == 9
