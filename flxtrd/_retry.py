@@ -14,6 +14,11 @@ What is retried (at most ``max_retries`` times after the first attempt):
   ``RetryPolicy.statuses`` (408, 429, 502, 503, 504), for idempotent methods only, unless the
   policy or the request (extension ``RETRY_OPT_IN_EXTENSION``) opts in for non-idempotent ones.
 
+A response whose request may still be retried has its body read inside the retry loop, so a
+connection reset or a read timeout in the middle of the body is retried like one before the
+headers (httpx transports return after the headers; the body would otherwise be read by the
+client, beyond the reach of the retries). Other responses are passed on unread.
+
 The wait before retry ``n`` (0-based) is ``min(initial_delay_s * 2**n, max_delay_s)`` shortened by
 a random fraction of at most ``jitter``; a ``Retry-After`` (or ``Retry-After-Ms``) header replaces
 it, and one longer than ``max_retry_after_s`` ends the retries (the caller gets the 429/503 with
@@ -205,9 +210,14 @@ class RetryTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy allows."""
         retries = 0
+        policy = self.policy
         while True:
             try:
                 response = self.transport.handle_request(request)
+                if response.status_code not in policy.statuses:
+                    if retries < policy.max_retries and _may_retry_method(policy, request):
+                        _read_body(response)  # a body that breaks off is retried too
+                    return response
             except httpx.TransportError as exc:
                 decision = decide_retry(
                     self.policy,
@@ -220,8 +230,6 @@ class RetryTransport(httpx.BaseTransport):
                 if not decision.retry:
                     raise
             else:
-                if response.status_code not in self.policy.statuses:
-                    return response
                 decision = decide_retry(
                     self.policy,
                     request,
@@ -239,6 +247,33 @@ class RetryTransport(httpx.BaseTransport):
     def close(self) -> None:
         """Close the wrapped transport."""
         self.transport.close()
+
+
+def _read_body(response: httpx.Response) -> None:
+    """Read the raw body now and keep it in memory as the response's stream (encoding intact).
+
+    Raises the transport's error when the body breaks off; the connection is released either way.
+    """
+    stream = response.stream
+    if not isinstance(stream, httpx.SyncByteStream):  # pragma: no cover - sync transports only
+        return
+    try:
+        body = b"".join(stream)
+    finally:
+        stream.close()
+    response.stream = httpx.ByteStream(body)
+
+
+async def _aread_body(response: httpx.Response) -> None:
+    """Async :func:`_read_body`."""
+    stream = response.stream
+    if not isinstance(stream, httpx.AsyncByteStream):  # pragma: no cover - async transports only
+        return
+    try:
+        body = b"".join([chunk async for chunk in stream])
+    finally:
+        await stream.aclose()
+    response.stream = httpx.ByteStream(body)
 
 
 def _discard(response: httpx.Response) -> None:
@@ -282,9 +317,14 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``, retrying as the policy allows."""
         retries = 0
+        policy = self.policy
         while True:
             try:
                 response = await self.transport.handle_async_request(request)
+                if response.status_code not in policy.statuses:
+                    if retries < policy.max_retries and _may_retry_method(policy, request):
+                        await _aread_body(response)  # a body that breaks off is retried too
+                    return response
             except httpx.TransportError as exc:
                 decision = decide_retry(
                     self.policy,
@@ -297,8 +337,6 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                 if not decision.retry:
                     raise
             else:
-                if response.status_code not in self.policy.statuses:
-                    return response
                 decision = decide_retry(
                     self.policy,
                     request,
