@@ -38,8 +38,8 @@ QUARTER_HOUR_MS = 15 * 60 * 1000
 CREATE_ORDER = "POST /api/v1/order/"
 # Budgets that keep the module well under a minute with any profile (the coverage and examples
 # phases run in full on top: about 500 requests).
-FUZZ_EXAMPLES = 100
-STATEFUL_EXAMPLES = 30
+FUZZ_EXAMPLES = 60
+STATEFUL_EXAMPLES = 20
 
 START_MS = parse_datetime_ms("2020-01-01T00:00:00Z")
 market = SandboxMarket(clock=ManualClock(START_MS), seed=7)
