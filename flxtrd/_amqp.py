@@ -1282,14 +1282,15 @@ class AmpqAPI:
         return routing_key, body
 
     def _publish(self, order: object, routing_key: str, body: bytes, message_id: str) -> _Pending:
-        if message_id in self._inflight_ids:
-            raise FlexValidationError(
-                "message_id", "must not belong to an order still in flight", message_id
-            )
+        # The type first: an unhashable message_id must not reach the dict lookup below.
         if type(message_id) is not str or not 0 < len(message_id) <= _SHORTSTR_MAX:
             raise FlexValidationError("message_id", _SHORTSTR_RULE, message_id)
         if len(message_id) > _SHORTSTR_MAX // 4 and _too_long(message_id):
             raise FlexValidationError("message_id", _SHORTSTR_RULE, message_id)
+        if message_id in self._inflight_ids:
+            raise FlexValidationError(
+                "message_id", "must not belong to an order still in flight", message_id
+            )
         backend = self._ensure_open()
         p = _Pending(order, message_id, routing_key, _now_ms())
         tag = p.tag = self._next_tag
