@@ -1097,7 +1097,7 @@ def sandbox_crowd(seed: int, count: int) -> dict[str, TradingStrategy]:
     from flxtrd._energy import Battery, HeatPump
 
     crowd: list[tuple[str, TradingStrategy]] = [
-        ("battery", FixedMarginSeller(Battery(8_000, soc=0.8), margin_per_kwh=0.03)),
+        ("battery", FixedMarginSeller(Battery(8_000, soc=0.8), margin_per_kwh=0.07)),
         ("buyer", TickFollowingBuyer(2_500, initial_price=0.22)),
         ("random-1", RandomBot(seed)),
         ("heat-pump", FixedMarginSeller(HeatPump(), margin_per_kwh=0.04)),

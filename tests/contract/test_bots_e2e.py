@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,15 @@ T0 = 1_900_000_800_000  # on the quarter hour, far from the wall clock: only the
 MS_PER_HOUR = 3_600_000
 
 
+@pytest.fixture(autouse=True)
+def _no_sandbox_left_behind() -> Iterator[None]:
+    """Close the process-wide embedded sandbox a test started (its threads would outlive it)."""
+    yield
+    from flxtrd.sandbox import reset_embedded_sandbox
+
+    reset_embedded_sandbox()
+
+
 def overlap_h(start_ms: int, end_ms: int, a_ms: int, b_ms: int) -> float:
     """Hours of [start_ms, end_ms) inside [a_ms, b_ms)."""
     return max(0, min(end_ms, b_ms) - max(start_ms, a_ms)) / MS_PER_HOUR
@@ -30,8 +40,7 @@ def overlap_h(start_ms: int, end_ms: int, a_ms: int, b_ms: int) -> float:
 def test_battery_seller_and_tick_buyer_trade_for_an_hour_and_the_soc_matches_the_deals(
     generation: int,
 ) -> None:
-    """After a simulated hour the battery's SoC equals its start minus the energy of the
-    delivered deals over the discharge efficiency, to the Wh, and the rest is still owed."""
+    """After a simulated hour the battery's SoC and the closed orders agree to the Wh."""
     lead = 5 * 60_000 if generation == 1 else 20 * 60_000  # gen 2 expires 15 min before start
     battery = Battery(5_000, soc=0.5, min_soc=0.1, max_discharge_w=2_000, round_trip_efficiency=0.9)
     soc0 = battery.soc_wh
@@ -91,8 +100,7 @@ def test_the_simulation_refuses_to_oversell_a_small_battery_all_hour() -> None:
 
 
 def test_the_audit_plugin_logs_every_order_and_reply_of_a_simulation(tmp_path: Path) -> None:
-    """Registered on the bots' clients, the audit log has each order with its confirm and the
-    replies, with no password in it."""
+    """On the bots' clients, the audit log has every order, its confirm and the replies."""
     path = tmp_path / "audit.jsonl"
     audit = AuditLogPlugin(path)
     seller = FixedMarginSeller(Battery(5_000), horizon_slots=1)
@@ -118,11 +126,11 @@ def bot_args(*argv: str) -> argparse.Namespace:
 
 
 def test_bot_command_in_the_sandbox_shows_progress_and_a_summary(tmp_path: Path) -> None:
-    """``bot --sandbox`` runs the strategy among other bots and prints progress and a table;
-    a fake clock stands in for the wall clock, so the minute takes no real minute."""
+    """``bot --sandbox`` trades among other bots with progress lines and a summary table."""
     fake = [0.0]
 
     def wait(seconds: float) -> None:
+        """Let fake time pass (ten times faster than asked: fewer loops)."""
         fake[0] += seconds * 10
 
     out = io.StringIO()
@@ -167,13 +175,13 @@ class PatientBuyer(TickFollowingBuyer):
 def test_bot_command_on_a_market_url_trades_in_real_time_on_either_generation(
     generation: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``bot --market sandbox:// --generation N`` logs in from the environment, places orders
-    and prints progress and the summary; the wall clock is faked, so it takes no real time."""
+    """``bot --market URL --generation N`` logs in from the environment and places orders."""
     monkeypatch.setenv("FLXTRD_USERNAME", f"bot-gen{generation}@example.com")
     monkeypatch.setenv("FLXTRD_PASSWORD", "pw")
     fake = [0.0]
 
     def wait(seconds: float) -> None:
+        """Let fake time pass."""
         fake[0] += seconds
 
     out = io.StringIO()

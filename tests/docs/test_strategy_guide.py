@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import runpy
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,15 @@ def imported_names() -> set[str]:
         for group in re.findall(r"from flxtrd import \(?([^)]*?)\)?\n\n", block, flags=re.DOTALL):
             names |= {n.strip() for n in group.replace("\n", ",").split(",") if n.strip()}
     return names
+
+
+@pytest.fixture(autouse=True)
+def _no_sandbox_left_behind() -> Iterator[None]:
+    """Close the process-wide embedded sandbox a test started (its threads would outlive it)."""
+    yield
+    from flxtrd.sandbox import reset_embedded_sandbox
+
+    reset_embedded_sandbox()
 
 
 @pytest.fixture

@@ -118,6 +118,7 @@ def test_registered_on_a_client_it_sees_requests_but_no_password() -> None:
     """add_plugin wires it into every call; the login form's password is never recorded."""
 
     def handler(request: httpx.Request) -> httpx.Response:
+        """Answer every request with 200 and an empty list."""
         return httpx.Response(200, json=[])
 
     client = FlexAPIClient(

@@ -159,6 +159,8 @@ def test_reusing_a_ref_and_unknown_events_are_refused() -> None:
     """Two orders with one ref raise ValueError; a non-event raises TypeError."""
 
     class Twice(TradingStrategy):
+        """Returns two orders with one ref."""
+
         def on_timer(self, now_ms: int) -> list[StrategyAction]:
             """Two orders with the same ref."""
             return [PlaceOrder("same", OrderType.BID, 1.0, 0.1, START, END, START)] * 2

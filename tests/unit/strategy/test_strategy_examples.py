@@ -194,6 +194,7 @@ def test_random_bot_is_repeatable_with_a_seed_and_stays_in_its_ranges() -> None:
     """Two bots with one seed send the same orders; every value lies in its range."""
 
     def run(seed: int) -> list[PlaceOrder]:
+        """Two hours of timers; the orders sent."""
         bot = RandomBot(seed, power_range_w=(500, 1500), price_range=(0.1, 0.2))
         sent: list[PlaceOrder] = []
         for minute in range(120):

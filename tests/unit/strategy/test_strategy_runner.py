@@ -130,6 +130,7 @@ def test_gen2_ticker_and_order_status_become_events() -> None:
     assert tick.event == MarketTick(T0, 0.2, 250.0, START, START + Q, 1000.0, generation=2)
 
     def status(value: str) -> OrderStatusUpdate:
+        """An order status update of order 9."""
         return msgspec.json.decode(
             json.dumps(
                 {"type": "order_status_update",
@@ -336,6 +337,8 @@ def test_runner_open_closes_what_it_opened_when_one_bot_fails() -> None:
     """If a bot cannot connect, the bots already connected are closed again."""
 
     class Broken(ScriptedConnection):
+        """A connection that never connects."""
+
         def open(self) -> None:
             """Connect."""
             raise FlexConnectionError("no market")
@@ -409,6 +412,8 @@ def test_runner_retries_connecting_with_backoff_then_gives_up() -> None:
     from flxtrd._retry import RetryPolicy
 
     class Flaky(ScriptedConnection):
+        """A connection that fails a few times before it connects."""
+
         def __init__(self, failures: int) -> None:
             super().__init__()
             self.failures = failures
@@ -438,6 +443,7 @@ def test_bot_command_reports_a_market_it_cannot_reach(
     from flxtrd import _bot
 
     def unreachable(self: object) -> None:
+        """Refuse to connect."""
         raise FlexConnectionError("connection refused")
 
     monkeypatch.setattr(_bot.Gen1Connection, "open", unreachable)
