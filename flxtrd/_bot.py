@@ -18,10 +18,24 @@ Strategies (``flxtrd._strategy``) do no I/O. This module does it for them:
   on a ``ManualClock``: the simulated hour takes as long as the orders take, not an hour;
 - :func:`add_bot_parser` / :func:`run_bot`: ``python -m flxtrd bot``.
 
-Retries: REST calls retry inside the client and the AMQP connection reconnects by itself; a
-connection error while polling is logged, counted and retried on the next step, so a bot keeps
-running through an outage. Shutdown closes every connection; Ctrl-C and SIGTERM end a run
-with the summary.
+What the strategy sees of each market message::
+
+    generation 1 (AMQP reply)         generation 2 (WebSocket stream)          strategy event
+    tick                              ticker                                   MarketTick
+    ask/bid_closed_order              contract_status_update (new contract)    Fill
+    cancel (with the message id)      order_status_update cancelled/expired    OrderClosed
+    -                                 contract_status_update                   ContractUpdate
+    broker confirm (send_order)       201/200 of orders.place                  OrderAccepted
+    send refused (FlexError)          place refused (FlexError)                OrderClosed rejected
+
+Other generation-2 order statuses (``accepted``, ``filled``, ...) add nothing the events above
+do not say, and are not passed on.
+
+Retries: connecting is retried with backoff (``BotRunner.open(retry=...)``; ``flxtrd bot
+--market`` uses :data:`CONNECT_RETRY`); REST calls retry inside the client and the AMQP
+connection reconnects by itself; a connection error while polling is logged, counted and
+retried on the next step, so a bot keeps running through an outage. Shutdown closes every
+connection; Ctrl-C and SIGTERM end a run with the summary.
 """
 
 from __future__ import annotations
