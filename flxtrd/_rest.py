@@ -249,7 +249,7 @@ def get_order_op(order_id: object) -> Operation[Order]:
 
 
 def cancel_order_op(order_id: object) -> Operation[Order]:
-    """``DELETE /api/v1/order/{order_id}``."""
+    """``POST /api/v1/order/{order_id}/cancel``."""
     kwargs = cancel_order._get_kwargs(_require_id("order_id", order_id))
     return _op("cancel_order", cancel_order, kwargs)
 

@@ -12,7 +12,8 @@ path                         method   answer
 /auth/oauth/v2/token         POST     form, password/refresh grant -> TokenResponse
 /api/v1/order/               POST     OrderRequest JSON -> Order
 /api/v1/order/               GET      OrderList (``status``, ``side``, paging)
-/api/v1/order/{order_id}     GET      Order; DELETE cancels (409 once closed)
+/api/v1/order/{order_id}     GET      Order
+/api/v1/order/{id}/cancel     POST     cancels the order (409 once it is closed)
 /api/v1/contract/            GET      ContractList (``status``, paging)
 /api/v1/contract/{id}        GET      Contract
 /api/v1/ws/trade/            WS       your order_status_update, contract_status_update
@@ -525,7 +526,7 @@ class _Api:
         return _json(_order(view))
 
     async def cancel_order(self, request: Request) -> Response:
-        """``DELETE /api/v1/order/{order_id}``."""
+        """``POST /api/v1/order/{order_id}/cancel``."""
         user = self._user(request)
         if isinstance(user, Response):
             return user
@@ -819,7 +820,8 @@ def create_app(market: SandboxMarket, *, rate_limit: RateLimit | None = None) ->
         "/deals/": {"GET": api.deals},
         "/auth/oauth/v2/token": {"POST": api.token},
         "/api/v1/order/": {"POST": api.create_order, "GET": api.list_orders},
-        "/api/v1/order/{order_id}": {"GET": api.get_order, "DELETE": api.cancel_order},
+        "/api/v1/order/{order_id}": {"GET": api.get_order},
+        "/api/v1/order/{order_id}/cancel": {"POST": api.cancel_order},
         "/api/v1/contract/": {"GET": api.list_contracts},
         "/api/v1/contract/{contract_id}": {"GET": api.get_contract},
     }

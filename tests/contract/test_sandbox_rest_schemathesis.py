@@ -6,17 +6,13 @@ every built-in check enabled: status codes, content types, response headers and 
 ``ignored_auth``, ``unsupported_method`` and the rest. The stateful phase (links inferred from
 the responses: create an order, read it, cancel it...) runs as a hypothesis state machine.
 
-Two things adapt the run to what JSON Schema cannot say, and both are narrow:
+One thing adapts the run to what JSON Schema cannot say, and it is narrow:
 
 - ``OrderRequest``'s business rules live in descriptions (quarter-hour delivery times, expiry at
   or before delivery start, end after start) and one depends on the clock (not expired on
   arrival). Positive ``POST /api/v1/order/`` cases get their three times rewritten to a valid
   window (`_valid_order_times`) so ``positive_data_acceptance`` still asserts that a valid order
   is accepted (200); negative cases are left alone, so rule-breaking data must still be refused.
-- ``use_after_free`` is excluded from the stateful run: ``DELETE /api/v1/order/{order_id}``
-  *cancels* (the spec's own description), and a cancelled order stays readable with status
-  ``cancelled``. The spec change that removes this exception is to model cancel as
-  ``POST /api/v1/order/{order_id}/cancel`` (reported to the spec owner).
 """
 
 from __future__ import annotations
@@ -28,7 +24,6 @@ from typing import Any
 import schemathesis
 from hypothesis import settings
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import use_after_free
 
 from flxtrd.sandbox import ManualClock, SandboxMarket, create_app
 from flxtrd.sandbox._market import parse_datetime_ms
@@ -133,11 +128,10 @@ class _Workflow(stateful_schema.as_state_machine()):  # type: ignore[misc]
     def validate_response(
         self, response: Any, case: Any, additional_checks: Any = None, **kwargs: Any
     ) -> None:
-        """All checks but ``use_after_free`` (DELETE cancels; see the module docstring)."""
+        """Every check, stateful ones (``use_after_free``, ``ensure_resource_availability``) too."""
         case.validate_response(
             response,
             additional_checks=additional_checks,
-            excluded_checks=[use_after_free],
             transport_kwargs=kwargs or None,
             recorder=self.recorder,
         )
@@ -158,7 +152,7 @@ def test_the_spec_has_the_operations_the_app_serves() -> None:
         "POST /api/v1/order/",
         "GET /api/v1/order/",
         "GET /api/v1/order/{order_id}",
-        "DELETE /api/v1/order/{order_id}",
+        "POST /api/v1/order/{order_id}/cancel",
         "GET /api/v1/contract/",
         "GET /api/v1/contract/{contract_id}",
     }

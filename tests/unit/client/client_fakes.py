@@ -250,7 +250,7 @@ class FakeMarket:
     def _order_or_404(self, request: httpx.Request) -> dict[str, Any] | httpx.Response:
         if not self._authorized(request):
             return self._unauthorized()
-        order = self.orders.get(int(request.url.path.rsplit("/", 1)[1]))
+        order = self.orders.get(int(request.url.path.removesuffix("/cancel").rsplit("/", 1)[1]))
         if order is None:
             return httpx.Response(404, json={"detail": "Not found"})
         return order

@@ -30,7 +30,7 @@ ORDER = {
             httpx.Request("GET", "https://m/api/v1/order/?limit=5&side=buy", headers=BEARER),
             "list_orders",
         ),
-        (httpx.Request("DELETE", "https://m/api/v1/order/42", headers=BEARER), "cancel_order"),
+        (httpx.Request("POST", "https://m/api/v1/order/42/cancel", headers=BEARER), "cancel_order"),
         (httpx.Request("GET", "https://m/deals/?relativeTime=15m", headers=BEARER), "list_deals"),
         (
             httpx.Request("POST", "https://m/users/login", data={"email": "a", "password": "b"}),

@@ -328,10 +328,10 @@ async def test_order_lifecycle(client: httpx.AsyncClient) -> None:
     assert listed.json() == {"total": 1, "items": [body]}
     other = await bearer(client, "other@example.com")
     assert (await client.get(f"/api/v1/order/{order_id}", headers=other)).status_code == 404
-    assert (await client.delete(f"/api/v1/order/{order_id}", headers=other)).status_code == 404
-    cancelled = await client.delete(f"/api/v1/order/{order_id}", headers=headers)
+    assert (await client.post(f"/api/v1/order/{order_id}/cancel", headers=other)).status_code == 404
+    cancelled = await client.post(f"/api/v1/order/{order_id}/cancel", headers=headers)
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    again = await client.delete(f"/api/v1/order/{order_id}", headers=headers)
+    again = await client.post(f"/api/v1/order/{order_id}/cancel", headers=headers)
     assert again.status_code == 409
     conforms(again.json(), "ErrorDetail")
     assert again.json()["detail"] == f"Order {order_id} is cancelled and cannot be cancelled"
@@ -441,7 +441,7 @@ async def test_bad_path_ids_are_422(client: httpx.AsyncClient, raw: str) -> None
     """Order and contract ids must be integers >= 1 (422 naming the path parameter)."""
     headers = await bearer(client)
     assert locs(await client.get(f"/api/v1/order/{raw}", headers=headers)) == [["path", "order_id"]]
-    assert locs(await client.delete(f"/api/v1/order/{raw}", headers=headers)) == [
+    assert locs(await client.post(f"/api/v1/order/{raw}/cancel", headers=headers)) == [
         ["path", "order_id"]
     ]
     assert locs(await client.get(f"/api/v1/contract/{raw}", headers=headers)) == [
@@ -454,7 +454,7 @@ async def test_unknown_ids_are_404(client: httpx.AsyncClient) -> None:
     headers = await bearer(client)
     for method, path in (
         ("GET", "/api/v1/order/99999999999999999999"),
-        ("DELETE", "/api/v1/order/5"),
+        ("POST", "/api/v1/order/5/cancel"),
         ("GET", "/api/v1/contract/5"),
     ):
         response = await client.request(method, path, headers=headers)
@@ -469,7 +469,7 @@ async def test_unknown_method_and_path(client: httpx.AsyncClient) -> None:
     """Methods a path does not have are 405 with Allow; unknown paths 404; both JSON."""
     response = await client.patch("/api/v1/order/1")
     assert response.status_code == 405
-    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "DELETE"}
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD"}
     assert response.json() == {"detail": "Method Not Allowed"}
     assert (await client.get("/nowhere")).json() == {"detail": "Not Found"}
 

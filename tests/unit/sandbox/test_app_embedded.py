@@ -91,7 +91,9 @@ def test_sync_bridge_serves_rest(http: httpx.Client) -> None:
     assert placed.status_code == 200 and placed.headers["content-type"] == "application/json"
     listed = http.get("/api/v1/order/", params={"side": "buy"}, headers=headers)
     assert listed.json()["total"] == 1
-    assert http.delete(f"/api/v1/order/{placed.json()['id']}", headers=headers).status_code == 200
+    assert (
+        http.post(f"/api/v1/order/{placed.json()['id']}/cancel", headers=headers).status_code == 200
+    )
 
 
 def test_sync_bridge_serves_many_threads(http: httpx.Client, sandbox: EmbeddedSandbox) -> None:

@@ -19,8 +19,8 @@ def _get_kwargs(
 ) -> dict[str, Any]:
 
     _kwargs: dict[str, Any] = {
-        "method": "delete",
-        "url": "/api/v1/order/{order_id}".format(
+        "method": "post",
+        "url": "/api/v1/order/{order_id}/cancel".format(
             order_id=quote(str(order_id), safe=""),
         ),
     }
