@@ -7,36 +7,49 @@ Cases, each publishing N orders (the same line-protocol order, fresh message_id 
 - ``kombu confirmed``: raw ``kombu.Producer.publish`` with ``confirm_publish=True`` (the
   baseline for per-order confirmed sends, target ratio >= 1.0);
 - ``flxtrd send_orders``: ``AmpqAPI.send_orders`` on all N, pipelined confirms, all confirmed;
+- ``py-amqp pipelined confirms``: the raw way to confirm a batch -- ``confirm_select`` on the
+  py-amqp channel under kombu, publish the chunk, drain ``basic_ack`` events until every tag is
+  acknowledged (RabbitMQ confirms in order; the baseline for batch confirmed sends);
 - ``kombu unconfirmed``: raw ``kombu.Producer.publish`` without confirms (the ceiling; target
   ratio of ``send_orders`` >= 0.8);
-- ``flxtrd 0.2.9 send_order``: ``FlexAPIClient.send_order`` of flxtrd 0.2.9 (pika, no confirms),
-  installed into ``.bench-venv`` by this script; its forced TLS is patched off here only.
+- ``flxtrd 0.2.9 send_order``: ``FlexAPIClient.send_order`` of flxtrd 0.2.9 (pika, no confirms:
+  its only mode, so it is also an unconfirmed figure), in ``.bench-venv``; its forced TLS is
+  patched off in the benchmark only (``_old.py``).
 
-Each target runs paired with its baseline on two open connections, in alternating chunks (250
-orders for the per-order pair, N/5 for the batch pair; who goes first alternates), so load that
-comes and goes on the machine hits both alike. Rounds are interleaved (the step order rotates
-each round); every run's messages are counted in the sink queue afterwards. The table shows the
-median rate, the min-max range over rounds and the ratios of medians.
+Each flxtrd case runs side by side with its baselines on open connections, in alternating chunks
+(250 orders for the per-order pair, N/5 for the batch trio; who goes first rotates), so load that
+comes and goes on the machine hits all alike. Rounds are interleaved (the step order rotates each
+round); every run's messages are counted in the sink queue afterwards. The table shows the median
+rate, the min-max range over rounds and the ratios of medians.
 
     .venv/bin/python benchmarks/bench_amqp.py [--url amqp://guest:guest@127.0.0.1:5672//]
-        [-n 5000] [--rounds 5] [--skip-029]
+        [-n 5000] [--rounds 5] [--skip-029] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
-import textwrap
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from _harness import (
+    FLXTRD,
+    OLD,
+    RAW,
+    Report,
+    add_json_option,
+    ensure_old_venv,
+    old_env,
+    rotated,
+)
 from kombu import Connection, Exchange, Producer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -45,9 +58,13 @@ from flxtrd._amqp import AmpqAPI
 from flxtrd._line_protocol import encode_order_line
 from flxtrd._types import Flexibility, MarketOrder, OrderType
 
-ROOT = Path(__file__).resolve().parents[1]
-BENCH_VENV = ROOT / ".bench-venv"
-OLD = "flxtrd 0.2.9 send_order"
+HERE = Path(__file__).resolve().parent
+SINGLE = "flxtrd send_order"
+KOMBU_CONFIRMED = "kombu confirmed"
+BATCH = "flxtrd send_orders"
+PIPELINED = "py-amqp pipelined confirms"
+UNCONFIRMED = "kombu unconfirmed"
+OLD_CASE = "flxtrd 0.2.9 send_order"
 
 
 def make_order() -> MarketOrder:
@@ -139,7 +156,18 @@ def flxtrd_batch(api: AmpqAPI) -> Runner:
     return run
 
 
+def _publish_kwargs(s: Setup) -> dict[str, Any]:
+    return {
+        "mandatory": True,
+        "content_type": "text/plain",
+        "content_encoding": "utf-8",
+        "user_id": "guest",
+        "reply_to": s.key,
+    }
+
+
 def kombu_runner(s: Setup, conn: Connection) -> Runner:
+    """``Producer.publish`` per order (confirmed one by one when the connection says so)."""
     body = encode_order_line(make_order().to_order_line(s.key))
     producer = Producer(
         conn.channel(),
@@ -147,17 +175,14 @@ def kombu_runner(s: Setup, conn: Connection) -> Runner:
         routing_key="ask",
         auto_declare=False,
     )
+    kwargs = _publish_kwargs(s)
 
     def publish() -> None:
         producer.publish(
             body,
-            mandatory=True,
-            content_type="text/plain",
-            content_encoding="utf-8",
             message_id=uuid.uuid4().hex,
-            user_id="guest",
-            reply_to=s.key,
             headers={"sendertimestamp_in_ms": time.time_ns() // 1_000_000},
+            **kwargs,
         )
 
     publish()  # warm-up
@@ -169,165 +194,167 @@ def kombu_runner(s: Setup, conn: Connection) -> Runner:
     return run
 
 
-def paired(a: Runner, b: Runner, n: int, chunk: int) -> tuple[float, float]:
-    """Run n orders through a and b in alternating chunks (who goes first alternates too).
+def pipelined_runner(s: Setup, conn: Connection) -> Runner:
+    """Raw pipelined confirms on the py-amqp channel under kombu: publish k, drain the acks."""
+    body = encode_order_line(make_order().to_order_line(s.key))
+    channel = conn.channel()  # kombu's pyamqp Channel is a py-amqp Channel
+    channel.confirm_select()
+    state = {"published": 0, "acked": 0}
 
-    Load that comes and goes on the machine then hits both alike; returns both rates.
+    def on_ack(delivery_tag: int, multiple: bool) -> None:
+        state["acked"] = max(state["acked"], delivery_tag)
+
+    def on_nack(delivery_tag: int, multiple: bool) -> None:
+        raise SystemExit(f"{PIPELINED}: the broker nacked tag {delivery_tag}")
+
+    channel.events["basic_ack"].add(on_ack)
+    channel.events["basic_nack"].add(on_nack)
+    properties = {"user_id": "guest", "reply_to": s.key}
+
+    def run(k: int) -> None:
+        for _ in range(k):
+            message = channel.prepare_message(
+                body,
+                content_type="text/plain",
+                content_encoding="utf-8",
+                headers={"sendertimestamp_in_ms": time.time_ns() // 1_000_000},
+                properties=dict(properties, message_id=uuid.uuid4().hex),
+            )
+            channel.basic_publish(message, s.exchange, "ask", mandatory=True)
+        state["published"] += k
+        while state["acked"] < state["published"]:
+            conn.drain_events(timeout=30)
+
+    run(1)  # warm-up
+    return run
+
+
+def interleaved(runners: Sequence[Runner], n: int, chunk: int) -> list[float]:
+    """Run n orders through every runner in alternating chunks (who goes first rotates).
+
+    Load that comes and goes on the machine then hits all alike; returns each one's rate.
     """
-    spent = [0.0, 0.0]
+    spent = [0.0] * len(runners)
     done = 0
     turn = 0
+    indexed = list(enumerate(runners))
     while done < n:
         k = min(chunk, n - done)
-        order = ((0, a), (1, b)) if turn % 2 == 0 else ((1, b), (0, a))
-        for index, runner in order:
+        for index, runner in rotated(indexed, turn):
             t0 = time.perf_counter()
             runner(k)
             spent[index] += time.perf_counter() - t0
         done += k
         turn += 1
-    return n / spent[0], n / spent[1]
+    return [n / t for t in spent]
 
 
-def round_single(s: Setup, n: int) -> tuple[float, float]:
+def round_single(s: Setup, n: int) -> list[float]:
     """flxtrd send_order vs kombu Producer.publish(confirm_publish=True), chunks of 250."""
     with (
         flxtrd_api(s) as api,
         Connection(s.url, transport_options={"confirm_publish": True}) as conn,
     ):
-        return paired(flxtrd_single(api), kombu_runner(s, conn), n, 250)
+        return interleaved([flxtrd_single(api), kombu_runner(s, conn)], n, 250)
 
 
-def round_batch(s: Setup, n: int) -> tuple[float, float]:
-    """flxtrd send_orders (all confirmed) vs kombu Producer.publish unconfirmed, chunks of N/5."""
-    with flxtrd_api(s) as api, Connection(s.url) as conn:
-        return paired(flxtrd_batch(api), kombu_runner(s, conn), n, max(n // 5, 1))
+def round_batch(s: Setup, n: int) -> list[float]:
+    """flxtrd send_orders vs raw pipelined confirms vs kombu unconfirmed, chunks of N/5."""
+    with flxtrd_api(s) as api, Connection(s.url) as confirm_conn, Connection(s.url) as conn:
+        runners = [flxtrd_batch(api), pipelined_runner(s, confirm_conn), kombu_runner(s, conn)]
+        return interleaved(runners, n, max(n // 5, 1))
 
 
-# --- flxtrd 0.2.9, in its own virtualenv --------------------------------------------------------
-
-OLD_SCRIPT = textwrap.dedent(
-    """
-    import json, sys, time
-    import flxtrd
-    from flxtrd import ASK, FlexAPIClient, FlexMarket, FlexResource, FlexUser, MarketOrder
-    from flxtrd.protocols import ampq
-
-    url, port, exchange, reply_exchange, key, n = sys.argv[1:7]
-    ampq.AmpqAPI._ssl_context = lambda self, verify_ssl=True: None  # benchmark only: no TLS
-    user = FlexUser(name="bench", password="x", access_token="guest", app_key=key,
-                    user_id="guest")
-    market = FlexMarket(market_url=url, broker_port=int(port))
-    market.broker.exchangename = exchange
-    market.broker.tickeroutexname = reply_exchange
-    client = FlexAPIClient(user=user, market=market)
-    resource = FlexResource(power_w=2500.0, start_time_epoch_s=int(time.time()) + 3600,
-                            duration_min=15, order_expiration_min=10)
-    order = MarketOrder(order_type=ASK, price_eur=10.0, resource=resource)
-    _, err = client.send_order(market_order=order)
-    assert err is None, err
-    t0 = time.perf_counter()
-    for _ in range(int(n)):
-        client.send_order(market_order=order)
-    elapsed = time.perf_counter() - t0
-    client.disconnect()
-    print(json.dumps({"rate": int(n) / elapsed}))
-    """
-)
+def run_old(python: Path, s: Setup, n: int) -> float:
+    """flxtrd 0.2.9's send_order, n times, in ``.bench-venv``; its rate."""
+    parts = urlsplit(s.url)
+    host, port = parts.hostname or "127.0.0.1", str(parts.port or 5672)
+    argv = [str(python), str(HERE / "_old.py"), "amqp-send", host, port, s.exchange,
+            s.reply_exchange, f"{s.key}-old", str(n)]  # fmt: skip
+    out = subprocess.run(argv, check=True, capture_output=True, text=True, cwd="/", env=old_env())
+    return float(json.loads(out.stdout.strip().splitlines()[-1])["rate"])
 
 
-def ensure_old_venv() -> Path:
-    """``.bench-venv`` with flxtrd 0.2.9 (and its pika) installed; created if needed."""
-    python = BENCH_VENV / "bin" / "python"
-    if not python.exists():
-        print("creating .bench-venv ...", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
-    probe = "import importlib.metadata as m; assert m.version('flxtrd') == '0.2.9'; import pika"
-    if subprocess.run([str(python), "-c", probe], cwd="/", capture_output=True).returncode:
-        print("installing flxtrd==0.2.9 into .bench-venv ...", file=sys.stderr)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "flxtrd==0.2.9"], check=True
-        )
-    return python
-
-
-def make_case_old(python: Path) -> Callable[[Setup, int], float]:
-    def case_old(s: Setup, n: int) -> float:
-        from urllib.parse import urlsplit
-
-        parts = urlsplit(s.url)
-        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        key = f"{s.key}-old"
-        out = subprocess.run(
-            [
-                str(python),
-                "-c",
-                OLD_SCRIPT,
-                parts.hostname or "127.0.0.1",
-                str(parts.port or 5672),
-                s.exchange,
-                s.reply_exchange,
-                key,
-                str(n),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd="/",
-            env=env,
-        )
-        return float(json.loads(out.stdout.strip().splitlines()[-1])["rate"])
-
-    return case_old
+def build_report(rates: dict[str, list[float]], n: int, rounds: int) -> Report:
+    report = Report("bench_amqp", params={"n": n, "rounds": rounds})
+    report.item("amqp_per_order", "per-order confirmed send")
+    report.item("amqp_batch", f"batch confirmed send ({n:,} orders)")
+    report.item("amqp_ceiling", "unconfirmed ceiling")
+    unit = "orders/s"
+    report.add("amqp_per_order", FLXTRD, "AmpqAPI.send_order", unit, rates[SINGLE])
+    report.add("amqp_per_order", RAW, "kombu publish, confirm_publish=True", unit,
+               rates[KOMBU_CONFIRMED])  # fmt: skip
+    report.add("amqp_batch", FLXTRD, "AmpqAPI.send_orders", unit, rates[BATCH])
+    report.add("amqp_batch", RAW, "py-amqp confirm_select, publish, drain acks", unit,
+               rates[PIPELINED])  # fmt: skip
+    report.na("amqp_batch", OLD, "0.2.9 has no batch send and no publisher confirms")
+    report.add("amqp_ceiling", FLXTRD, "AmpqAPI.send_orders (every order confirmed)", unit,
+               rates[BATCH])  # fmt: skip
+    report.add("amqp_ceiling", RAW, "kombu publish, no confirms", unit, rates[UNCONFIRMED])
+    if OLD_CASE in rates:
+        old_label = "FlexAPIClient.send_order (pika, unconfirmed: 0.2.9 has no confirms)"
+        report.add("amqp_per_order", OLD, old_label, unit, rates[OLD_CASE])
+        report.add("amqp_ceiling", OLD, "FlexAPIClient.send_order (unconfirmed)", unit,
+                   rates[OLD_CASE])  # fmt: skip
+    report.target("amqp_per_order", ">=", 1.0, "issue 4", RAW)
+    report.target("amqp_ceiling", ">=", 0.8, "issue 4", RAW)
+    return report
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--url", default="amqp://guest:guest@127.0.0.1:5672//")
     parser.add_argument("-n", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--skip-029", action="store_true", help="leave out flxtrd 0.2.9")
+    add_json_option(parser)
     args = parser.parse_args()
 
-    names = ["flxtrd send_order", "kombu confirmed", "flxtrd send_orders", "kombu unconfirmed"]
-    old_case = None if args.skip_029 else make_case_old(ensure_old_venv())
-    if old_case is not None:
-        names.append(OLD)
+    names = [SINGLE, KOMBU_CONFIRMED, BATCH, PIPELINED, UNCONFIRMED]
+    old_python = None if args.skip_029 else ensure_old_venv()
+    if old_python is not None:
+        names.append(OLD_CASE)
 
     setup = Setup(args.url)
     rates: dict[str, list[float]] = {name: [] for name in names}
-    pairs = [(round_single, names[0], names[1]), (round_batch, names[2], names[3])]
+    groups: list[tuple[Callable[[Setup, int], list[float]], list[str]]] = [
+        (round_single, [SINGLE, KOMBU_CONFIRMED]),
+        (round_batch, [BATCH, PIPELINED, UNCONFIRMED]),
+    ]
     try:
         for r in range(args.rounds):
             steps: list[Callable[[], None]] = []
-            for run, a, b in pairs:
+            for run, cases in groups:
 
-                def step(run: Any = run, a: str = a, b: str = b) -> None:
+                def step(run: Any = run, cases: list[str] = cases) -> None:
                     setup.purge()
-                    rate_a, rate_b = run(setup, args.n)
-                    rates[a].append(rate_a)
-                    rates[b].append(rate_b)
-                    setup.expect(2 * args.n + 2, f"{a} / {b}")  # + 2 warm-ups
+                    for case, rate in zip(cases, run(setup, args.n), strict=True):
+                        rates[case].append(rate)
+                    setup.expect(len(cases) * (args.n + 1), " / ".join(cases))  # + warm-ups
 
                 steps.append(step)
-            if old_case is not None:
+            if old_python is not None:
 
-                def step_old() -> None:
+                def step_old(python: Path = old_python) -> None:
                     setup.purge()
-                    rates[OLD].append(old_case(setup, args.n))
-                    setup.expect(args.n + 1, OLD)
+                    rates[OLD_CASE].append(run_old(python, setup, args.n))
+                    setup.expect(args.n + 1, OLD_CASE)
 
                 steps.append(step_old)
-            for step in steps[r % len(steps) :] + steps[: r % len(steps)]:
-                step()
+            for step_ in rotated(steps, r):
+                step_()
             print(
                 f"round {r + 1}/{args.rounds}: "
                 + ", ".join(f"{k} {rates[k][-1]:,.0f}/s" for k in names),
                 file=sys.stderr,
+                flush=True,
             )
     finally:
         setup.close()
 
+    build_report(rates, args.n, args.rounds).write(args.json)
     med = {k: statistics.median(v) for k, v in rates.items()}
     broker = setup.url.split("@")[-1]
     print(f"\nN = {args.n} orders per run, {args.rounds} interleaved rounds, broker {broker}")
@@ -338,12 +365,13 @@ def main() -> None:
         lo, hi = min(rates[k]), max(rates[k])
         print(f"| {k:<26} | {med[k]:>12,.0f} | {f'{lo:,.0f} - {hi:,.0f}':>19} |")
     print()
-    ratios = [
-        ("flxtrd send_order", "kombu confirmed", 1.0),
-        ("flxtrd send_orders", "kombu unconfirmed", 0.8),
+    ratios: list[tuple[str, str, float | None]] = [
+        (SINGLE, KOMBU_CONFIRMED, 1.0),
+        (BATCH, UNCONFIRMED, 0.8),
+        (BATCH, PIPELINED, None),
     ]
-    if OLD in med:
-        ratios += [("flxtrd send_order", OLD, None), ("flxtrd send_orders", OLD, None)]
+    if OLD_CASE in med:
+        ratios += [(SINGLE, OLD_CASE, None), (BATCH, OLD_CASE, None)]
     for a, b, target in ratios:
         ratio = med[a] / med[b]
         verdict = ""

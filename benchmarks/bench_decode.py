@@ -1,15 +1,21 @@
 """Typed decode of market replies with the generated msgspec models beside plain ``json.loads``.
 
-Run: `.venv/bin/python benchmarks/bench_decode.py [--messages 20000] [--rounds 9] [--clock cpu]`
+Run: `.venv/bin/python benchmarks/bench_decode.py [--messages 20000] [--rounds 9] [--clock cpu]
+[--skip-029] [--json PATH]`
 
 The payload is what a device's AMQP reply queue carries: a seeded mix of 60 % ``tick``, 20 %
 ``ask_closed_order`` and 20 % ``bid_closed_order`` messages shaped like the examples in
 ``specs/asyncapi.yaml``, one JSON body per message, built before timing. Each contender decodes
 every body one by one, as a consumer does:
 
-- ``json.loads``: plain dicts, no types checked, date-times left as strings;
+- ``json.loads``: plain dicts, no types checked, date-times left as strings (the raw reference);
 - ``msgspec MarketReply``: ``msgspec.json.Decoder(MarketReply)`` from ``glocalflex_messages``
-  (tagged union on ``msg_type``, every field type- and bound-checked, date-times parsed).
+  (tagged union on ``msg_type``, every field type- and bound-checked, date-times parsed);
+- ``flxtrd decode_market_message``: what flxtrd's consumer runs per delivery -- the typed model
+  above *plus* the 0.2.9-compatible read-only dict view, the raw bytes, headers and receive time;
+- ``0.2.9 callback_on_response``: what flxtrd 0.2.9's consumer runs per delivery (``json.loads``,
+  the DEBUG log line it formats even when DEBUG is off -- ``json.dumps(..., indent=4)`` -- and the
+  append to its list), in ``.bench-venv``: one child process per round, timing its own CPU.
 
 For comparison the generated REST models (``glocalflex_rest``, attrs) decode a REST mix of the
 same size (60 % ``Deal``, 40 % ``Contract``, the closest REST shapes to ticks and closed orders)
@@ -30,16 +36,30 @@ import json
 import platform
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import msgspec
+from _harness import FLXTRD, OLD, RAW, Report, add_json_option, ensure_old_venv, old_env, rotated
 from glocalflex_messages.models import AskClosedOrder, BidClosedOrder, MarketReply, Tick
 from glocalflex_rest.models import Contract, Deal
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from flxtrd._market_messages import decode_market_message
+
+HERE = Path(__file__).resolve().parent
+PLAIN = "json.loads -> dict"
+TYPED = "msgspec Decoder(MarketReply)"
+INBOUND = "flxtrd decode_market_message"
+OLD_CALLBACK = "0.2.9 callback_on_response"
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 START_MS = 1_796_202_000_000
@@ -150,15 +170,37 @@ class Contender:
     run: Callable[[], int]  # decodes every body once, returns how many it decoded
     messages: int
     rates: list[float] = field(default_factory=list)
+    #: Set for a contender that times itself in another process: returns its rate.
+    external: Callable[[], float] | None = None
 
     def time_once(self, clock: Callable[[], float]) -> None:
         """Decode every body once and record the rate."""
+        if self.external is not None:
+            self.rates.append(self.external())
+            return
         gc.collect()
         begin = clock()
         decoded = self.run()
         elapsed = clock() - begin
         assert decoded == self.messages, f"{self.name} decoded {decoded} of {self.messages}"
         self.rates.append(self.messages / elapsed)
+
+
+def old_contender(replies: Sequence[bytes], bodies_file: Path, clock: str) -> Contender:
+    """flxtrd 0.2.9's reply callback, timed (CPU time) in a ``.bench-venv`` child per round."""
+    python = ensure_old_venv()
+    bodies_file.write_bytes(b"\n".join(replies))
+    argv = [str(python), str(HERE / "_old.py"), "decode", str(bodies_file)]
+    if clock != "cpu":
+        raise SystemExit("the 0.2.9 contender times CPU only: use --clock cpu or --skip-029")
+
+    def measure() -> float:
+        out = subprocess.run(
+            argv, capture_output=True, text=True, check=True, cwd="/", env=old_env()
+        )
+        return float(json.loads(out.stdout.strip().splitlines()[-1])["rate"])
+
+    return Contender(OLD_CALLBACK, "AMQP replies", lambda: 0, len(replies), external=measure)
 
 
 def contenders(count: int, seed: int) -> list[Contender]:
@@ -175,6 +217,9 @@ def contenders(count: int, seed: int) -> list[Contender]:
         decode = typed.decode
         return len([decode(body) for body in replies])
 
+    def inbound_replies() -> int:
+        return len([decode_market_message(body) for body in replies])
+
     def plain_rest() -> int:
         return len([loads(body) for body in rest_bodies])
 
@@ -183,11 +228,32 @@ def contenders(count: int, seed: int) -> list[Contender]:
 
     check(replies, typed)
     return [
-        Contender("json.loads -> dict", "AMQP replies", plain_replies, count),
-        Contender("msgspec Decoder(MarketReply)", "AMQP replies", typed_replies, count),
-        Contender("json.loads -> dict", "REST bodies", plain_rest, count),
+        Contender(PLAIN, "AMQP replies", plain_replies, count),
+        Contender(TYPED, "AMQP replies", typed_replies, count),
+        Contender(INBOUND, "AMQP replies", inbound_replies, count),
+        Contender(PLAIN, "REST bodies", plain_rest, count),
         Contender("json.loads + attrs from_dict", "REST bodies", attrs_rest, count),
     ]
+
+
+def build_report(runners: Sequence[Contender], params: dict[str, Any]) -> Report:
+    by_name = {r.name: r for r in runners if r.group == "AMQP replies"}
+    report = Report("bench_decode", params=params)
+    report.item("decode_inbound", "inbound reply handling, per message (AMQP reply mix)")
+    report.item("decode_models", "inbound typed decode, generated models (AMQP reply mix)")
+    unit = "msg/s"
+    plain = by_name[PLAIN].rates
+    report.add("decode_inbound", FLXTRD, "decode_market_message (typed model + dict view)", unit,
+               by_name[INBOUND].rates)  # fmt: skip
+    report.add("decode_inbound", RAW, "json.loads", unit, plain)
+    if OLD_CALLBACK in by_name:
+        report.add("decode_inbound", OLD, "AmpqAPI.callback_on_response", unit,
+                   by_name[OLD_CALLBACK].rates)  # fmt: skip
+    report.add("decode_models", FLXTRD, "msgspec Decoder(MarketReply)", unit, by_name[TYPED].rates)
+    report.add("decode_models", RAW, "json.loads", unit, plain)
+    report.na("decode_models", OLD, "0.2.9 has no typed message models (replies stay dicts)")
+    report.target("decode_models", ">=", 5.0, "issue 2", RAW)
+    return report
 
 
 def check(replies: Sequence[bytes], typed: msgspec.json.Decoder[Any]) -> None:
@@ -213,18 +279,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="cpu",
         help="cpu: this process's CPU time (steady on a shared machine); wall: elapsed time",
     )
+    parser.add_argument("--skip-029", action="store_true", help="leave out flxtrd 0.2.9")
+    add_json_option(parser)
     args = parser.parse_args(argv)
     if args.rounds < 5:
         parser.error("--rounds must be at least 5")
 
     runners = contenders(args.messages, args.seed)
-    for runner in runners:  # warm-up: caches, lazy imports, branch predictors
-        runner.run()
-    for round_ in range(args.rounds):
-        shift = round_ % len(runners)
-        for runner in runners[shift:] + runners[:shift]:
-            runner.time_once(CLOCKS[args.clock])
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.skip_029:
+            replies = market_replies(args.messages, args.seed)
+            runners.insert(3, old_contender(replies, Path(tmp) / "bodies.jsonl", args.clock))
+        for runner in runners:  # warm-up: caches, lazy imports, branch predictors
+            if runner.external is None:
+                runner.run()
+        for round_ in range(args.rounds):
+            for runner in rotated(runners, round_):
+                runner.time_once(CLOCKS[args.clock])
 
+    params = {"messages": args.messages, "rounds": args.rounds, "clock": args.clock}
+    build_report(runners, params).write(args.json)
     print(
         f"decode throughput, {args.messages} bodies per contender, {args.rounds} interleaved "
         f"rounds, {args.clock} clock, Python {platform.python_version()}, "
@@ -236,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print(header)
     print("-" * len(header))
-    baselines = {r.group: r for r in runners if r.name.startswith("json.loads ->")}
+    baselines = {r.group: r for r in runners if r.name == PLAIN}
     for runner in runners:
         base = baselines[runner.group]
         ratios = [mine / theirs for mine, theirs in zip(runner.rates, base.rates, strict=True)]

@@ -1,6 +1,7 @@
 """Matching throughput of the sandbox engine beside a naive linear-scan matcher.
 
-Run: `.venv/bin/python benchmarks/bench_matching.py [--orders 20000] [--seed 1]`
+Run: `.venv/bin/python benchmarks/bench_matching.py [--orders 10000] [--rounds 5] [--seed 1]
+[--json PATH]`
 
 For each generation and each book size (0, 1k, 10k resting orders) the book is preloaded with
 orders that do not cross (buys below 0.20, sells above 0.30, random quarter-hour windows over
@@ -9,10 +10,13 @@ the preload) and half aggressive (a sell at 0.05-0.15 over one quarter hour, or 
 0.35-0.45 over an hour), so the book stays near its size while trades happen. Orders are built
 before timing; the clock is a `ManualClock`, so nothing expires. The same stream goes to
 `flxtrd.sandbox._reference.ReferenceMatcher` (same rules, one list scanned per order), for as
-many orders as fit in about a second. Rates are orders per second of CPU time of this process
-(`time.process_time`), so other work on a shared machine does not distort them much. "matched"
-counts the timed orders that traded. The engine runs `--repeat` times on a fresh book and the
-best run is shown (as `timeit` does). It is a script, not a test: nothing is asserted.
+many orders as fit in `--reference-seconds`. Rates are orders per second of CPU time of this
+process (`time.process_time`), so other work on a shared machine does not distort them much.
+"matched" counts the timed orders that traded (last round). Rounds are interleaved: each round
+runs every (generation, book size) in a rotating order, engine and reference alternating who goes
+first, each on a fresh book; the table shows the median and min-max over rounds. flxtrd 0.2.9 has
+no sandbox and no matching engine, so it has no column here. It is a script, not a test: nothing
+is asserted.
 """
 
 from __future__ import annotations
@@ -20,9 +24,12 @@ from __future__ import annotations
 import argparse
 import gc
 import random
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+
+from _harness import FLXTRD, OLD, RAW, Report, add_json_option, rotated
 
 from flxtrd.sandbox import Gen1Order, Gen2Order, ManualClock, MatchingEngine
 from flxtrd.sandbox._reference import ReferenceMatcher
@@ -122,34 +129,74 @@ def time_reference(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--orders", type=int, default=20_000, help="incoming orders timed")
+    parser.add_argument("--orders", type=int, default=10_000, help="incoming orders timed")
     parser.add_argument("--sizes", default="0,1000,10000", help="resting book sizes")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--reference-seconds", type=float, default=1.0)
-    parser.add_argument("--repeat", type=int, default=3, help="engine runs; the best is shown")
+    parser.add_argument("--reference-seconds", type=float, default=0.5)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (>= 5)")
+    add_json_option(parser)
     args = parser.parse_args(argv)
+    if args.rounds < 5:
+        parser.error("--rounds must be at least 5")
     sizes = [int(s) for s in args.sizes.split(",")]
+
+    configs = []
+    for name, make in (("gen2", gen2_order), ("gen1", gen1_order)):
+        for size in sizes:
+            preload, stream = build(make, size, args.orders, args.seed)
+            configs.append((name, size, preload, stream))
+    engine: dict[tuple[str, int], list[float]] = {(c[0], c[1]): [] for c in configs}
+    reference: dict[tuple[str, int], list[float]] = {(c[0], c[1]): [] for c in configs}
+    last: dict[tuple[str, int], tuple[int, int]] = {}
+    for r in range(args.rounds):
+        for name, size, preload, stream in rotated(configs, r):
+            key = (name, size)
+            for which in rotated(["engine", "reference"], r):
+                if which == "engine":
+                    rate, matched, after = time_engine(preload, stream)
+                    engine[key].append(rate)
+                    last[key] = (matched, after)
+                else:
+                    ref_rate, _ = time_reference(preload, stream, args.reference_seconds)
+                    reference[key].append(ref_rate)
+        print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
+
+    report = Report("bench_matching", params=vars(args) | {"json": None})
+    biggest = max(sizes)
+    report.item("matching", f"sandbox matching, {biggest:,} resting (gen2)")
+    report.add("matching", FLXTRD, "sandbox MatchingEngine.submit", "orders/s",
+               engine[("gen2", biggest)])  # fmt: skip
+    report.add("matching", RAW, "linear-scan ReferenceMatcher", "orders/s",
+               reference[("gen2", biggest)])  # fmt: skip
+    report.na("matching", OLD, "0.2.9 has no sandbox and no matching engine")
+    report.target("matching", ">=", 20_000, "issue 5")
+    report.extra["all"] = [
+        {"market": n, "resting": s, "engine": engine[(n, s)], "reference": reference[(n, s)]}
+        for n, s, _, _ in configs
+    ]
+    report.write(args.json)
 
     print(
         f"matching throughput, {args.orders:,} incoming orders (half crossing), orders per CPU "
-        f"second, Python {sys.version.split()[0]}"
+        f"second, median (min-max) of {args.rounds} interleaved rounds, "
+        f"Python {sys.version.split()[0]}"
     )
     header = (
-        f"{'market':<8}{'resting':>9}{'engine ord/s':>15}{'reference ord/s':>18}"
+        f"{'market':<8}{'resting':>9}{'engine ord/s':>24}{'reference ord/s':>20}"
         f"{'speed-up':>10}{'matched':>9}{'resting after':>15}"
     )
     print(header)
     print("-" * len(header))
-    for name, make in (("gen2", gen2_order), ("gen1", gen1_order)):
-        for size in sizes:
-            preload, stream = build(make, size, args.orders, args.seed)
-            runs = [time_engine(preload, stream) for _ in range(args.repeat)]
-            rate, matched, after = max(runs)
-            ref_rate, _ = time_reference(preload, stream, args.reference_seconds)
-            print(
-                f"{name:<8}{size:>9,}{rate:>15,.0f}{ref_rate:>18,.0f}{rate / ref_rate:>9.1f}x"
-                f"{matched:>9,}{after:>15,}"
-            )
+    for name, size, _, _ in configs:
+        rates, refs = engine[(name, size)], reference[(name, size)]
+        med, ref_med = statistics.median(rates), statistics.median(refs)
+        spread = f"{med:,.0f} ({min(rates):,.0f}-{max(rates):,.0f})"
+        ref_spread = f"{ref_med:,.0f} ({min(refs):,.0f}-{max(refs):,.0f})"
+        matched, after = last[(name, size)]
+        print(
+            f"{name:<8}{size:>9,}{spread:>24}{ref_spread:>20}{med / ref_med:>9.1f}x"
+            f"{matched:>9,}{after:>15,}"
+        )
     return 0
 
 

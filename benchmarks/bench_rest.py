@@ -1,44 +1,43 @@
 """Side-by-side REST benchmarks of the flxtrd client (not a test; run it as a script).
 
-Cases:
+Work items, each with three contenders:
 
-- ``http: flxtrd orders.place``: typed order placement through ``FlexAPIClient.orders.place``
-  (validation, plugins, auth header, retry transport, error mapping, parsing the generated
-  ``Order``) over plain HTTP to a local uvicorn + Starlette server, one connection pool;
-- ``http: bare httpx.Client``: ``httpx.Client.post(json=<the same body>)`` to the same server
-  (the baseline; target ratio >= 0.9). These two run in one worker process in alternating
-  batches (``--http-batches`` of ``--n-http`` requests each, order swapped every batch pair), so
-  each pair of batches sees the same machine load;
-- ``https: flxtrd orders.place``: the typed placement over HTTPS (certificate verified against the
-  self-signed CA this script makes);
-- ``https: bare httpx.Client``: the same bare post over HTTPS, the ceiling any client reaches on
-  this server (for information);
-- ``https: flxtrd 0.2.9 make_request``: flxtrd 0.2.9's ``make_request("POST", "/api/v1/order/")``
-  with the same JSON body (requests without a session: a new connection, TLS handshake and trust
-  store load per call, its AuthPlugin before every call), installed into ``.bench-venv`` by this
-  script (target: flxtrd >= 30x);
-The HTTPS cases run in fresh worker processes (0.2.9 lives in another virtualenv), rounds
-interleaved with the case order rotating each round.
+- REST order placement over plain HTTP and over HTTPS to a local uvicorn + Starlette server:
+  - ``flxtrd``: typed placement through ``FlexAPIClient.orders.place`` (validation, plugins,
+    auth header, retry transport, error mapping, parsing the generated ``Order``), one pool;
+  - ``raw``: ``httpx.Client.post(json=<the same body>)`` to the same server (target for HTTP:
+    flxtrd >= 0.9x);
+  - ``0.2.9``: flxtrd 0.2.9's ``make_request("POST", "/api/v1/order/")`` with the same JSON body
+    (requests without a session: a new connection -- and over HTTPS a TLS handshake and trust
+    store load -- per call), installed into ``.bench-venv`` (target for HTTPS: flxtrd >= 30x).
+    Its AuthPlugin validates the device token over HTTPS once, during the warm-up; 0.2.9 cannot
+    validate over plain HTTP, so there the user comes pre-validated.
+- ``python -c "import flxtrd"`` wall time, flxtrd vs 0.2.9 (target <= 0.7x), beside
+  ``python -c "import httpx, kombu"`` (the raw libraries flxtrd wraps: what a user of the bare
+  libraries imports), ``python -c "pass"`` (the interpreter's own start, the floor) and, for
+  information, ``import flxtrd._client`` (what using the client imports).
 
-- ``python -c "import flxtrd"`` wall time, flxtrd vs 0.2.9 (target <= 0.7x); also shown:
-  ``python -c "pass"`` and ``import flxtrd._client`` (what using the client imports).
+Every round runs four worker processes in a rotating order: the flxtrd/httpx pair over HTTP,
+the pair over HTTPS (in each pair the two clients alternate in ``--batches`` batches, who goes
+first swapping, so both see the same machine load), and 0.2.9 over HTTP and over HTTPS. A round's
+value is the contender's request rate over all its batches in that round.
 
 The server runs in its own process. Its certificate (ECDSA P-256, self-signed) is made with
-``cryptography`` when installed, else with the ``openssl`` CLI. Both HTTPS clients verify it
+``cryptography`` when installed, else with the ``openssl`` CLI. Every HTTPS client verifies it
 against the same trust store, the one a user has: certifi's public CA bundle (what httpx and
 requests use by default) plus the bench certificate (``ca_bundle=`` for flxtrd,
-``REQUESTS_CA_BUNDLE`` for 0.2.9). Every table row shows the median, min-max and the ratio of
-medians.
+``REQUESTS_CA_BUNDLE`` for 0.2.9). This module imports only the standard library at the top
+(``_old.py`` reads its constants under 0.2.9's interpreter).
 
-    .venv/bin/python benchmarks/bench_rest.py [--rounds 5] [--n-http 500] [--http-batches 40]
-        [--n-https 2000] [--n-029 200] [--import-rounds 15] [--skip-029]
+    .venv/bin/python benchmarks/bench_rest.py [--rounds 5] [--n-http 500] [--n-https 250]
+        [--batches 4] [--n-029-http 200] [--n-029-https 100] [--import-rounds 20]
+        [--skip-029] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -49,8 +48,20 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from _harness import (
+    FLXTRD,
+    OLD,
+    RAW,
+    Report,
+    add_json_option,
+    ensure_old_venv,
+    old_env,
+    paired_ratios,
+    rotated,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
-BENCH_VENV = ROOT / ".bench-venv"
+HERE = Path(__file__).resolve().parent
 USER = "bench@example.com"
 PASSWORD = "bench-password"
 DEVICE_TOKEN = "bench-device-token"
@@ -66,15 +77,18 @@ BODY: dict[str, Any] = {
     "baseline": None,
 }
 
-HTTP_TYPED = "http: flxtrd orders.place"
-HTTP_BARE = "http: bare httpx.Client"
-HTTPS_TYPED = "https: flxtrd orders.place"
-HTTPS_BARE = "https: bare httpx.Client"
-HTTPS_029 = "https: flxtrd 0.2.9 make_request"
-IMPORT_NEW = 'python -c "import flxtrd" (flxtrd)'
-IMPORT_OLD = 'python -c "import flxtrd" (0.2.9)'
-IMPORT_CLIENT = 'python -c "import flxtrd._client"'
-IMPORT_NOTHING = 'python -c "pass"'
+IMPORT_NEW = "import flxtrd (flxtrd)"
+IMPORT_OLD = "import flxtrd (0.2.9)"
+IMPORT_CLIENT = "import flxtrd._client"
+IMPORT_NOTHING = "pass"
+IMPORT_RAW = "import httpx, kombu"
+IMPORT_LABELS = {
+    IMPORT_NEW: 'python -c "import flxtrd" (flxtrd)',
+    IMPORT_OLD: 'python -c "import flxtrd" (0.2.9)',
+    IMPORT_CLIENT: 'python -c "import flxtrd._client"',
+    IMPORT_RAW: 'python -c "import httpx, kombu"',
+    IMPORT_NOTHING: 'python -c "pass"',
+}
 
 
 # --- the server (own process) ----------------------------------------------------------------
@@ -159,13 +173,6 @@ class ServerProcess:
         self.proc.wait(timeout=30)
 
 
-# --- workers (own processes) -----------------------------------------------------------------
-
-
-def _report(n: int, seconds: float) -> None:
-    print(json.dumps({"rate": n / seconds}), flush=True)
-
-
 def typed_placer(url: str, cafile: str | None) -> tuple[Any, Any]:
     """flxtrd: a client and a function placing one typed order through it."""
     from datetime import datetime
@@ -213,102 +220,41 @@ def bare_poster(url: str, cafile: str | None) -> tuple[Any, Any]:
     return client, post
 
 
-def _rate(call: Any, n: int) -> float:
+def _rate(call: Any, n: int) -> tuple[int, float]:
     start = time.perf_counter()
     for _ in range(n):
         call()
-    return n / (time.perf_counter() - start)
+    return n, time.perf_counter() - start
 
 
-def worker_typed(url: str, n: int, cafile: str | None) -> None:
-    """flxtrd: typed order placement, one measurement."""
-    client, place = typed_placer(url, cafile)
-    with client:
-        for _ in range(max(50, n // 20)):
-            place()
-        print(json.dumps({"rate": _rate(place, n)}), flush=True)
-
-
-def worker_bare(url: str, n: int, cafile: str | None) -> None:
-    """A bare httpx.Client posting the same body, one measurement."""
-    client, post = bare_poster(url, cafile)
-    with client:
-        for _ in range(max(50, n // 20)):
-            post()
-        print(json.dumps({"rate": _rate(post, n)}), flush=True)
-
-
-def worker_pair(url: str, n: int, rounds: int) -> None:
-    """flxtrd typed vs bare httpx in one process, alternating batches (paired rounds)."""
-    typed_client, place = typed_placer(url, None)
-    bare_client, post = bare_poster(url, None)
+def worker_pair(url: str, n: int, batches: int, cafile: str | None) -> None:
+    """flxtrd typed vs bare httpx in one process, alternating batches; one rate each."""
+    typed_client, place = typed_placer(url, cafile)
+    bare_client, post = bare_poster(url, cafile)
+    done = {"typed": [0, 0.0], "bare": [0, 0.0]}
     with typed_client, bare_client:
-        for _ in range(max(100, n // 10)):
+        for _ in range(max(50, n // 10)):  # warm-up: pools, TLS sessions, lazy imports
             place()
             post()
-        typed, bare = [], []
-        for r in range(rounds):
-            if r % 2:
-                bare.append(_rate(post, n))
-                typed.append(_rate(place, n))
-            else:
-                typed.append(_rate(place, n))
-                bare.append(_rate(post, n))
-    print(json.dumps({"typed": typed, "bare": bare}), flush=True)
+        for b in range(batches):
+            order = [("typed", place), ("bare", post)]
+            for name, call in order[::-1] if b % 2 else order:
+                count, seconds = _rate(call, n)
+                done[name][0] += count
+                done[name][1] += seconds
+    print(json.dumps({k: v[0] / v[1] for k, v in done.items()}), flush=True)
 
 
-def worker_029(host: str, n: int, cafile: str) -> None:
-    """flxtrd 0.2.9 (in .bench-venv): make_request with the same JSON body, verified TLS."""
-    os.environ["REQUESTS_CA_BUNDLE"] = cafile
-    from flxtrd import FlexAPIClient, FlexMarket, FlexUser
-
-    user = FlexUser(name=USER, password=PASSWORD, access_token=DEVICE_TOKEN)
-    client = FlexAPIClient(user=user, market=FlexMarket(market_url=host))
-    body = json.dumps(BODY)
-    headers = {"Content-Type": "application/json", "Authorization": BEARER}
-
-    def once() -> None:
-        _, err = client.make_request("POST", "/api/v1/order/", data=body, headers=headers)
-        if err:
-            raise RuntimeError(err)
-
-    for _ in range(max(5, n // 20)):
-        once()
-    start = time.perf_counter()
-    for _ in range(n):
-        once()
-    _report(n, time.perf_counter() - start)
-
-
-def run_worker(python: str, kind: str, target: str, n: int, cafile: str | None) -> float:
-    """Run one worker process; return its request rate."""
-    args = [python, __file__, "--worker", kind, target, str(n)] + ([cafile] if cafile else [])
-    done = subprocess.run(args, capture_output=True, text=True, cwd=tempfile.gettempdir())
+def run_worker(argv: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Run one worker process; return its JSON line."""
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=tempfile.gettempdir(), env=env)
     if done.returncode != 0:
-        raise RuntimeError(f"{kind} worker failed:\n{done.stderr[-3000:]}")
-    rate: float = json.loads(done.stdout.strip().splitlines()[-1])["rate"]
-    return rate
+        raise RuntimeError(f"worker {argv[2:4]} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 # --- setup -----------------------------------------------------------------------------------
-
-
-def ensure_old_venv() -> Path:
-    """``.bench-venv`` with flxtrd 0.2.9 and requests (never a project dependency)."""
-    python = BENCH_VENV / "bin" / "python"
-    probe = "import importlib.metadata as m; print(m.version('flxtrd'), m.version('requests'))"
-    ok = python.exists() and subprocess.run(
-        [str(python), "-c", probe], capture_output=True, text=True, cwd=tempfile.gettempdir()
-    ).stdout.startswith("0.2.9 ")
-    if not ok:
-        print("creating .bench-venv with flxtrd==0.2.9 and requests ...", file=sys.stderr)
-        if not python.exists():
-            subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "--quiet", "flxtrd==0.2.9", "requests"],
-            check=True,
-        )
-    return python
 
 
 def make_certificate(directory: Path) -> tuple[str, str]:
@@ -374,7 +320,7 @@ def make_certificate(directory: Path) -> tuple[str, str]:
 def import_time(python: str, code: str) -> float:
     """Wall time of ``python -c code`` from a neutral directory, in ms."""
     start = time.perf_counter()
-    subprocess.run([python, "-c", code], check=True, cwd=tempfile.gettempdir())
+    subprocess.run([python, "-c", code], check=True, cwd=tempfile.gettempdir(), env=old_env())
     return (time.perf_counter() - start) * 1000
 
 
@@ -396,9 +342,35 @@ def ratio(results: dict[str, list[float]], a: str, b: str) -> float:
 
 def paired(results: dict[str, list[float]], a: str, b: str) -> str:
     """Median and min-max of the per-round ratios ``a / b`` (robust to drift between rounds)."""
-    ratios = [x / y for x, y in zip(results[a], results[b], strict=False)]
+    ratios = paired_ratios(results[a], results[b])
     low, high = min(ratios), max(ratios)
     return f"paired per round: median {statistics.median(ratios):.3f}, {low:.3f} - {high:.3f}"
+
+
+def build_report(results: dict[str, list[float]], params: dict[str, Any]) -> Report:
+    report = Report("bench_rest", params=params)
+    report.item("rest_http", "REST order placement over HTTP")
+    report.item("rest_https", "REST order placement over HTTPS")
+    report.item("import", "`import flxtrd` (python -c, wall time)")
+    for scheme, item in (("http", "rest_http"), ("https", "rest_https")):
+        report.add(item, FLXTRD, "FlexAPIClient.orders.place", "req/s", results[f"{scheme} typed"])
+        report.add(item, RAW, "httpx.Client.post", "req/s", results[f"{scheme} bare"])
+        if f"{scheme} 0.2.9" in results:
+            report.add(item, OLD, "FlexAPIClient.make_request (requests, no session)", "req/s",
+                       results[f"{scheme} 0.2.9"])  # fmt: skip
+    report.add("import", FLXTRD, 'python -c "import flxtrd"', "ms", results[IMPORT_NEW],
+               higher_is_better=False)  # fmt: skip
+    report.add("import", RAW, 'python -c "import httpx, kombu" (the libraries flxtrd wraps)',
+               "ms", results[IMPORT_RAW], higher_is_better=False)  # fmt: skip
+    if IMPORT_OLD in results:
+        report.add("import", OLD, 'python -c "import flxtrd"', "ms", results[IMPORT_OLD],
+                   higher_is_better=False)  # fmt: skip
+    report.target("rest_http", ">=", 0.9, "issue 3", RAW)
+    report.target("rest_https", ">=", 30, "issue 3", OLD)
+    report.target("import", "<=", 0.7, "issue 3", OLD)
+    report.extra["import flxtrd._client ms"] = results[IMPORT_CLIENT]
+    report.extra["python -c pass ms"] = results[IMPORT_NOTHING]
+    return report
 
 
 def main() -> None:
@@ -407,14 +379,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--n-http", type=int, default=500, help="requests per plain-HTTP batch")
-    parser.add_argument(
-        "--http-batches", type=int, default=40, help="batches per client (>= 2x rounds)"
-    )
-    parser.add_argument("--n-https", type=int, default=2000)
-    parser.add_argument("--n-029", type=int, default=200)
-    parser.add_argument("--import-rounds", type=int, default=15)
+    parser.add_argument("--n-http", type=int, default=500, help="requests per HTTP batch")
+    parser.add_argument("--n-https", type=int, default=250, help="requests per HTTPS batch")
+    parser.add_argument("--batches", type=int, default=4, help="batches per client per round")
+    parser.add_argument("--n-029-http", type=int, default=200)
+    parser.add_argument("--n-029-https", type=int, default=100)
+    parser.add_argument("--import-rounds", type=int, default=20)
     parser.add_argument("--skip-029", action="store_true")
+    add_json_option(parser)
     args = parser.parse_args()
     rounds = max(args.rounds, 5)
 
@@ -433,38 +405,32 @@ def main() -> None:
         try:
             http_url = f"http://127.0.0.1:{http.port}"
             https_url = f"https://127.0.0.1:{https.port}"
-            print("plain HTTP: typed vs bare, alternating batches in one process", file=sys.stderr)
-            pair = subprocess.run(
-                [
-                    here,
-                    __file__,
-                    "--worker",
-                    "pair",
-                    http_url,
-                    str(args.n_http),
-                    str(max(2 * rounds, args.http_batches)),
-                ],
-                capture_output=True,
-                text=True,
-                cwd=tempfile.gettempdir(),
-                check=True,
-            )
-            rates = json.loads(pair.stdout.strip().splitlines()[-1])
-            results[HTTP_TYPED], results[HTTP_BARE] = rates["typed"], rates["bare"]
-            cases: list[tuple[str, str, str, str, int, str | None]] = [
-                (HTTPS_TYPED, here, "typed", https_url, args.n_https, cafile),
-                (HTTPS_BARE, here, "bare", https_url, args.n_https, cafile),
-            ]
+            batches = str(args.batches)
+            steps: list[tuple[str, list[str]]] = [
+                ("http", [here, __file__, "--worker", "pair", http_url, str(args.n_http),
+                          batches]),
+                ("https", [here, __file__, "--worker", "pair", https_url, str(args.n_https),
+                           batches, cafile]),
+            ]  # fmt: skip
             if old_python is not None:
-                cases.append(
-                    (HTTPS_029, old_python, "v029", f"127.0.0.1:{https.port}", args.n_029, cafile)
-                )
+                old = [old_python, str(HERE / "_old.py"), "rest"]
+                steps += [
+                    ("http 0.2.9", [*old, "http", f"127.0.0.1:{http.port}",
+                                    str(args.n_029_http), cafile]),
+                    ("https 0.2.9", [*old, "https", f"127.0.0.1:{https.port}",
+                                     str(args.n_029_https), cafile]),
+                ]  # fmt: skip
             for r in range(rounds):
-                shift = r % len(cases)
-                for name, python, kind, target, n, ca in cases[shift:] + cases[:shift]:
-                    rate = run_worker(python, kind, target, n, ca)
-                    results.setdefault(name, []).append(rate)
-                    print(f"round {r + 1}: {name}: {rate:.0f} req/s", file=sys.stderr)
+                for name, argv in rotated(steps, r):
+                    env = old_env() if "0.2.9" in name else None
+                    got = run_worker(argv, env)
+                    if "rate" in got:
+                        results.setdefault(name, []).append(got["rate"])
+                    else:
+                        for kind, rate in got.items():
+                            results.setdefault(f"{name} {kind}", []).append(rate)
+                    shown = ", ".join(f"{k} {v:,.0f} req/s" for k, v in got.items())
+                    print(f"round {r + 1}: {name}: {shown}", file=sys.stderr, flush=True)
         finally:
             http.close()
             https.close()
@@ -472,48 +438,62 @@ def main() -> None:
     imports: list[tuple[str, str, str]] = [
         (IMPORT_NEW, here, "import flxtrd"),
         (IMPORT_CLIENT, here, "import flxtrd._client"),
+        (IMPORT_RAW, here, "import httpx, kombu"),
         (IMPORT_NOTHING, here, "pass"),
     ]
     if old_python is not None:
         imports.append((IMPORT_OLD, old_python, "import flxtrd"))
     for r in range(max(args.import_rounds, 5)):
-        shift = r % len(imports)
-        for name, python, code in imports[shift:] + imports[:shift]:
+        for name, python, code in rotated(imports, r):
             results.setdefault(name, []).append(import_time(python, code))
 
-    print(
-        "\nREST order placement, requests/s "
-        f"(median, min - max; HTTPS over {rounds} interleaved rounds)"
-    )
-    for name in (HTTP_TYPED, HTTP_BARE, HTTPS_TYPED, HTTPS_BARE, HTTPS_029):
+    params = vars(args) | {"rounds": rounds}
+    params.pop("json")
+    build_report(results, params).write(args.json)
+
+    print(f"\nREST order placement, requests/s (median, min - max over {rounds} rounds)")
+    for name in ("http typed", "http bare", "http 0.2.9", "https typed", "https bare",
+                 "https 0.2.9"):  # fmt: skip
         if name in results:
             print(summarize(name, results[name], "req/s"))
     print("\nimport wall time, ms (median, min - max)")
-    for name in (IMPORT_NEW, IMPORT_OLD, IMPORT_CLIENT, IMPORT_NOTHING):
+    for name, shown in IMPORT_LABELS.items():
         if name in results:
-            print(summarize(name, results[name], "ms"))
+            print(summarize(shown, results[name], "ms"))
     print("\nratios of medians")
+    http_ratio = ratio(results, "http typed", "http bare")
+    https_ratio = ratio(results, "https typed", "https bare")
     print(
-        f"  flxtrd typed / bare httpx (plain HTTP):    {ratio(results, HTTP_TYPED, HTTP_BARE):.3f}x"
-        f"  (target >= 0.9; {paired(results, HTTP_TYPED, HTTP_BARE)})"
+        f"  flxtrd typed / bare httpx (HTTP):          {http_ratio:.3f}x"
+        f"  (target >= 0.9; {paired(results, 'http typed', 'http bare')})"
+    )
+    print(
+        f"  flxtrd typed / bare httpx (HTTPS):         {https_ratio:.3f}x"
+        f"  ({paired(results, 'https typed', 'https bare')})"
     )
     if old_python is not None:
-        tls = ratio(results, HTTPS_TYPED, HTTPS_029)
-        new_import = ratio(results, IMPORT_NEW, IMPORT_OLD)
-        client_import = ratio(results, IMPORT_CLIENT, IMPORT_OLD)
         print(
-            f"  flxtrd typed / 0.2.9 make_request (HTTPS): {tls:.1f}x"
-            f"  (target >= 30; {paired(results, HTTPS_TYPED, HTTPS_029)})"
+            f"  flxtrd typed / 0.2.9 make_request (HTTP):  "
+            f"{ratio(results, 'http typed', 'http 0.2.9'):.1f}x"
         )
         print(
-            f"  import flxtrd, flxtrd / 0.2.9:             {new_import:.3f}x"
+            f"  flxtrd typed / 0.2.9 make_request (HTTPS): "
+            f"{ratio(results, 'https typed', 'https 0.2.9'):.1f}x"
+            f"  (target >= 30; {paired(results, 'https typed', 'https 0.2.9')})"
+        )
+        print(
+            f"  import flxtrd, flxtrd / 0.2.9:             "
+            f"{ratio(results, IMPORT_NEW, IMPORT_OLD):.3f}x"
             f"  (target <= 0.7; {paired(results, IMPORT_NEW, IMPORT_OLD)})"
         )
-        ceiling = ratio(results, HTTPS_BARE, HTTPS_029)
         print(
-            f"  bare httpx / 0.2.9 make_request (HTTPS):   {ceiling:.1f}x  (this server's ceiling)"
+            f"  bare httpx / 0.2.9 make_request (HTTPS):   "
+            f"{ratio(results, 'https bare', 'https 0.2.9'):.1f}x  (this server's ceiling)"
         )
-        print(f"  import flxtrd._client / 0.2.9 import:      {client_import:.3f}x  (information)")
+        print(
+            f"  import flxtrd._client / 0.2.9 import:      "
+            f"{ratio(results, IMPORT_CLIENT, IMPORT_OLD):.3f}x  (information)"
+        )
 
 
 if __name__ == "__main__":
@@ -521,16 +501,7 @@ if __name__ == "__main__":
         tls = sys.argv[sys.argv.index("--tls") + 1 :] if "--tls" in sys.argv else [None, None]
         serve(tls[0], tls[1])
     elif len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        _, _, kind, target, count, *rest = sys.argv
-        cafile = rest[0] if rest else None
-        if kind == "typed":
-            worker_typed(target, int(count), cafile)
-        elif kind == "bare":
-            worker_bare(target, int(count), cafile)
-        elif kind == "pair":
-            worker_pair(target, int(count), int(rest[0]))
-        else:
-            assert cafile is not None
-            worker_029(target, int(count), cafile)
+        _, _, _kind, target, count, batch_count, *rest = sys.argv
+        worker_pair(target, int(count), int(batch_count), rest[0] if rest else None)
     else:
         main()

@@ -1,62 +1,437 @@
-"""Run every benchmark in this folder, one after another, and write their tables to BENCHMARKS.md.
+"""Run every benchmark side by side and write one table to BENCHMARKS.md (``make bench``).
 
-Usage: .venv/bin/python benchmarks/run_all.py [--only NAME ...]
+Usage: .venv/bin/python benchmarks/run_all.py [--only NAME ...] [--no-plot] [--out PATH] [--quick]
 
-Each ``bench_*.py`` script measures its work items side by side (flxtrd, the raw library and,
-where it applies, flxtrd 0.2.9) in interleaved rounds and prints its own table; this runner adds
-the machine description and the command, so the file says where the figures come from.
-The AMQP and round-trip benchmarks need RabbitMQ on 127.0.0.1:5672.
+Each ``bench_*.py`` script measures its work items in interleaved rounds for three contenders
+(flxtrd, flxtrd 0.2.9 from PyPI in ``.bench-venv``, and the raw library) and writes its results
+with ``--json``; this runner runs them one after another, reads those files and prints ONE table:
+per work item the median with min-max of each contender and the ratios of medians, then the
+peak-memory figures and the issues' targets, met or not. BENCHMARKS.md gets the same plus the
+machine description, the command, the runtime and every script's own detailed output;
+``docs/benchmarks.png`` plots the ratios (matplotlib from a benchmark-only virtualenv,
+``benchmarks/.plot-venv``, made here when missing; never a project dependency).
+
+Needs RabbitMQ on 127.0.0.1:5672 (guest/guest) for the AMQP, round-trip and memory benchmarks.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+from _harness import (
+    CONTENDERS,
+    FLXTRD,
+    OLD,
+    RAW,
+    Measure,
+    Report,
+    advantage,
+    cpu_model,
+    ensure_old_venv,
+    fmt_cell,
+    fmt_number,
+    fmt_ratio,
+    memory_total_kib,
+    ratio,
+    read_report,
+    target_met,
+    target_value,
+)
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+PLOT_VENV = HERE / ".plot-venv"
+PLOT_PNG = ROOT / "docs" / "benchmarks.png"
+COMMAND = "make bench  (= .venv/bin/python benchmarks/run_all.py)"
+#: Scripts in running order (the table follows the work items' order below).
+SCRIPTS = ("amqp", "rest", "decode", "matching", "roundtrip", "memory")
+#: ``--quick``: tiny sizes, to check the plumbing in seconds (the figures mean nothing).
+QUICK = {
+    "amqp": ["-n", "500"],
+    "rest": ["--n-http", "50", "--n-https", "30", "--batches", "2", "--n-029-http", "20",
+             "--n-029-https", "5", "--import-rounds", "5"],
+    "decode": ["--messages", "2000", "--rounds", "5"],
+    "matching": ["--orders", "1000", "--reference-seconds", "0.05", "--sizes", "0,1000"],
+    "roundtrip": ["-n", "200", "--warmup", "10"],
+    "memory": ["--count", "20000"],
+}  # fmt: skip
+ITEM_ORDER = (
+    "amqp_per_order",
+    "amqp_batch",
+    "amqp_ceiling",
+    "rest_http",
+    "rest_https",
+    "import",
+    "decode_inbound",
+    "decode_models",
+    "matching",
+    "roundtrip",
+    "memory_peak",
+)
+MEMORY_ITEMS = ("memory_peak",)
+HEADINGS = {FLXTRD: "flxtrd", OLD: "flxtrd 0.2.9", RAW: "raw library"}
 
 
-def machine() -> str:
-    """One line describing the machine the figures were measured on."""
-    return (
-        f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs, "
-        f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}"
+# --- the machine ----------------------------------------------------------------------------
+
+
+def rabbitmq_version(url: str) -> str:
+    """The broker's version, from its AMQP server properties."""
+    try:
+        from kombu import Connection
+
+        with Connection(url, connect_timeout=5) as conn:
+            conn.connect()
+            version = conn.connection.server_properties.get("version", "?")
+            product = conn.connection.server_properties.get("product", "RabbitMQ")
+    except Exception as exc:
+        return f"unreachable ({type(exc).__name__})"
+    decode = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # noqa: E731
+    return f"{decode(product)} {decode(version)}"
+
+
+def machine(url: str) -> dict[str, Any]:
+    """What the figures were measured on."""
+    ram = memory_total_kib()
+    return {
+        "cpu": cpu_model(),
+        "cores": os.cpu_count(),
+        "ram_gib": None if ram is None else round(ram / 1024 / 1024, 1),
+        "os": f"{platform.system()} {platform.release()} {platform.machine()}",
+        "python": platform.python_version(),
+        "rabbitmq": rabbitmq_version(url),
+    }
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+# --- running the scripts --------------------------------------------------------------------
+
+
+def run_script(name: str, json_path: Path, extra: list[str]) -> tuple[int, str, float]:
+    """Run ``bench_<name>.py --json json_path``; echo its output live; (exit code, stdout, s)."""
+    script = HERE / f"bench_{name}.py"
+    print(f"\n== {script.name}", flush=True)
+    began = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "--json", str(json_path), *extra],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )  # stderr (progress) goes straight to the terminal
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        lines.append(line)
+    code = proc.wait()
+    return code, "".join(lines), time.perf_counter() - began
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+def merged(reports: list[Report]) -> Report:
+    """All reports as one (items in ITEM_ORDER, then any others in the order met)."""
+    out = Report("all")
+    titles: dict[str, str] = {}
+    for report in reports:
+        titles.update(report.titles)
+        out.measures += report.measures
+        out.targets += report.targets
+        for item, reasons in report.unavailable.items():
+            out.unavailable.setdefault(item, {}).update(reasons)
+    order = [i for i in ITEM_ORDER if i in titles] + [i for i in titles if i not in ITEM_ORDER]
+    out.titles = {i: titles[i] for i in order}
+    return out
+
+
+def _unit(m: Measure) -> str:
+    return m.unit if m.higher_is_better else f"{m.unit} (lower is better)"
+
+
+def table(report: Report, items: list[str]) -> tuple[str, list[str]]:
+    """The markdown table of ``items`` and its numbered notes (n/a reasons, caveats)."""
+    notes: list[str] = []
+
+    def note(text: str) -> str:
+        if text not in notes:
+            notes.append(text)
+        return f"[{notes.index(text) + 1}]"
+
+    head = (
+        "| work item | unit | flxtrd | flxtrd 0.2.9 | raw library | raw reference"
+        " | flxtrd / 0.2.9 | flxtrd / raw |"
     )
+    lines = [head, "|---|---|--:|--:|--:|---|--:|--:|"]
+    for item in items:
+        cells: dict[str, str] = {}
+        measures = {c: report.get(item, c) for c in CONTENDERS}
+        any_measure = next(m for m in measures.values() if m is not None)
+        for contender, m in measures.items():
+            if m is None:
+                reason = report.unavailable.get(item, {}).get(contender, "not measured this run")
+                cells[contender] = f"n/a {note(f'{HEADINGS[contender]}: {reason}')}"
+            else:
+                cells[contender] = fmt_cell(m) + (f" {note(m.note)}" if m.note else "")
+        raw_label = measures[RAW].label if measures[RAW] is not None else ""
+        mine = measures[FLXTRD]
+        ratios = []
+        for other in (OLD, RAW):
+            theirs = measures[other]
+            ratios.append(
+                fmt_ratio(ratio(mine, theirs)) if mine is not None and theirs is not None else "n/a"
+            )
+        lines.append(
+            f"| {report.titles[item]} | {_unit(any_measure)} | {cells[FLXTRD]} | {cells[OLD]}"
+            f" | {cells[RAW]} | {raw_label} | {ratios[0]} | {ratios[1]} |"
+        )
+    return "\n".join(lines), notes
+
+
+def what_ran(report: Report, items: list[str]) -> list[str]:
+    """Per work item, what each contender ran."""
+    lines = []
+    for item in items:
+        parts = []
+        for contender in CONTENDERS:
+            m = report.get(item, contender)
+            if m is not None:
+                parts.append(f"{HEADINGS[contender]}: {m.label}")
+        lines.append(f"- {report.titles[item]}: " + "; ".join(parts))
+    return lines
+
+
+def targets_section(report: Report) -> list[str]:
+    """One line per target: what, measured, met or not."""
+    lines = []
+    for t in report.targets:
+        value = target_value(report, t)
+        title = report.titles.get(t.item, t.item)
+        if value is None:
+            lines.append(f"- {title}: {t.describe()} ({t.source}): not measured")
+            continue
+        measure = report.get(t.item, FLXTRD)
+        unit = f" {measure.unit}" if measure is not None else ""
+        if t.other is not None:
+            goal = f"flxtrd / {HEADINGS[t.other]} {t.op} {t.threshold:g}x"
+            shown = f"{value:.3f}x" if value < 10 else f"{value:.1f}x"
+        else:
+            goal = f"flxtrd {t.op} {fmt_number(t.threshold)}{unit}"
+            shown = f"{fmt_number(value)}{unit}"
+        verdict = "**met**" if target_met(value, t) else "**NOT MET**"
+        lines.append(f"- {title}: {goal} ({t.source}) - measured {shown}: {verdict}")
+    return lines
+
+
+def memory_lines(reports: list[Report]) -> list[str]:
+    """Start and peak RSS of each memory client, and its RSS as the ticks arrived."""
+    lines = []
+    for report in reports:
+        runs = report.extra.get("runs")
+        if report.script != "bench_memory" or not runs:
+            continue
+        for contender, run in runs.items():
+            curve = ", ".join(f"{n // 1000:,}k: {rss / 1024:.0f}" for n, rss in run["samples"])
+            lines.append(
+                f"- {HEADINGS[contender]}: peak RSS **{run['peak_rss_kib'] / 1024:.1f} MiB**"
+                f" (RSS {run['start_rss_kib'] / 1024:.1f} MiB when connected); received"
+                f" {run['received']:,}, still buffered {run['buffered']:,}; RSS (MiB) by ticks"
+                f" received: {curve}"
+            )
+    return lines
+
+
+# --- the plot -------------------------------------------------------------------------------
+
+
+def plot_data(report: Report) -> list[dict[str, Any]]:
+    """Per work item: how many times better flxtrd is than 0.2.9 and than the raw library."""
+    rows = []
+    for item, title in report.titles.items():
+        mine = report.get(item, FLXTRD)
+        if mine is None:
+            continue
+        row: dict[str, Any] = {"item": title}
+        for other in (OLD, RAW):
+            theirs = report.get(item, other)
+            row[other] = None if theirs is None else advantage(mine, theirs)
+        rows.append(row)
+    return rows
+
+
+def ensure_plot_venv() -> Path:
+    """``benchmarks/.plot-venv`` with matplotlib (benchmark-only; made when missing)."""
+    python = PLOT_VENV / "bin" / "python"
+    if (
+        python.exists()
+        and subprocess.run([str(python), "-c", "import matplotlib"], capture_output=True).returncode
+        == 0
+    ):
+        return python
+    print("creating benchmarks/.plot-venv with matplotlib ...", file=sys.stderr, flush=True)
+    subprocess.run([sys.executable, "-m", "venv", str(PLOT_VENV)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "matplotlib"], check=True)
+    return python
+
+
+def plot(report: Report, subtitle: str) -> str | None:
+    """Draw docs/benchmarks.png; an error message, or None when it worked."""
+    try:
+        python = ensure_plot_venv()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        return f"no plot: could not make benchmarks/.plot-venv ({exc})"
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"rows": plot_data(report), "subtitle": subtitle}, f)
+    try:
+        PLOT_PNG.parent.mkdir(exist_ok=True)
+        done = subprocess.run(
+            [str(python), str(HERE / "plot_ratios.py"), f.name, str(PLOT_PNG)],
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        os.unlink(f.name)
+    return None if done.returncode == 0 else f"no plot: {done.stderr[-500:]}"
+
+
+# --- main -----------------------------------------------------------------------------------
 
 
 def main() -> int:
-    """Run the selected benchmarks and write BENCHMARKS.md; exit 1 if any benchmark failed."""
+    """Run the benchmarks, print the table, write BENCHMARKS.md; exit 1 if a script failed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", default=None, help="benchmark names, e.g. decode")
+    parser.add_argument("--only", nargs="*", default=None, help=f"some of: {' '.join(SCRIPTS)}")
+    parser.add_argument("--no-plot", action="store_true", help="leave docs/benchmarks.png alone")
+    parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"), help="the report file")
+    parser.add_argument("--url", default="amqp://guest:guest@127.0.0.1:5672//")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes: checks the plumbing, figures mean nothing"
+    )
     options = parser.parse_args()
-    scripts = sorted(HERE.glob("bench_*.py"))
-    if options.only:
-        scripts = [s for s in scripts if s.stem.removeprefix("bench_") in options.only]
-    sections = [
-        "# Benchmarks\n",
-        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {machine()}.",
-        "Command: `make bench` (`.venv/bin/python benchmarks/run_all.py`).\n",
-    ]
+    scripts = [s for s in SCRIPTS if not options.only or s in options.only]
+
+    began = time.perf_counter()
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    load_before = load_average()
+    host = machine(options.url)
+    ensure_old_venv()
+
+    reports: list[Report] = []
+    outputs: dict[str, tuple[int, str, float]] = {}
     failed = []
-    for script in scripts:
-        print(f"== {script.name}", flush=True)
-        result = subprocess.run(
-            [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, check=False
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in scripts:
+            json_path = Path(tmp) / f"{name}.json"
+            extra = QUICK[name] if options.quick else []
+            code, output, seconds = run_script(name, json_path, extra)
+            outputs[name] = (code, output, seconds)
+            if code != 0 or not json_path.exists():
+                failed.append(name)
+                continue
+            reports.append(read_report(json_path))
+
+    report = merged(reports)
+    timed = [i for i in report.titles if i not in MEMORY_ITEMS]
+    main_table, main_notes = table(report, timed)
+    memory_items = [i for i in report.titles if i in MEMORY_ITEMS]
+    mem_table, mem_notes = table(report, memory_items) if memory_items else ("", [])
+    targets = targets_section(report)
+    mem_details = memory_lines(reports)
+
+    plot_error = None
+    if not options.no_plot and report.measures:
+        plot_error = plot(report, f"{host['cpu']}, {host['cores']} cores; {started}")
+    elapsed = time.perf_counter() - began
+    load_after = load_average()
+
+    summary = [
+        "Medians of >= 5 interleaved rounds, (min-max) over rounds; ratios are ratios of"
+        " medians, flxtrd / other (for a time in ms below 1x means flxtrd is faster).",
+        "",
+        main_table,
+        "",
+        *[f"[{i + 1}] {text}" for i, text in enumerate(main_notes)],
+        "",
+        "What each cell ran:",
+        "",
+        *what_ran(report, timed),
+    ]
+    if mem_table:
+        summary += [
+            "",
+            "Memory (one run per client; the buffer is never emptied):",
+            "",
+            mem_table,
+            "",
+            *[f"[{i + 1}] {text}" for i, text in enumerate(mem_notes)],
+            *([""] if mem_notes else []),
+            *mem_details,
+        ]
+    summary += ["", "Targets from the issues:", "", *targets]
+    print("\n" + "=" * 100)
+    print("\n".join(summary))
+    print(f"\n{COMMAND}: {elapsed / 60:.1f} min; failed: {', '.join(failed) or 'none'}")
+
+    doc = [
+        "# Benchmarks",
+        "",
+        "flxtrd side by side with flxtrd 0.2.9 (from PyPI, in the benchmark's own virtualenv"
+        " `.bench-venv`, never a project dependency) and with the raw library each work item"
+        " is built on. Scripts in `benchmarks/`; nothing here is a test and no test asserts a"
+        " time.",
+        "",
+        f"- Command: `{COMMAND}` (`--only NAME ...` runs some of: {', '.join(SCRIPTS)})",
+        f"- Measured: {started}; the whole run took {elapsed / 60:.1f} min"
+        + (f"; failed: {', '.join(failed)}" if failed else ""),
+        f"- Machine: {host['cpu']}, {host['cores']} cores, {host['ram_gib']} GiB RAM,"
+        f" {host['os']}; Python {host['python']}; {host['rabbitmq']} on 127.0.0.1:5672",
+        f"- Load average (1, 5, 15 min) before: {load_before}; after: {load_after}"
+        " (a shared machine: other work runs beside the benchmarks, which is why every"
+        " contender runs interleaved with the others)",
+        "",
+        "![flxtrd against 0.2.9 and the raw library](docs/benchmarks.png)",
+        "",
+        "## Results",
+        "",
+        *summary,
+        "",
+        "## Per script",
+        "",
+        "Each script's own output (more cases and percentiles than the table above).",
+    ]
+    if plot_error:
+        doc[doc.index("![flxtrd against 0.2.9 and the raw library](docs/benchmarks.png)")] = (
+            f"({plot_error})"
         )
-        sys.stdout.write(result.stdout)
-        sys.stderr.write(result.stderr[-2000:] if result.returncode else "")
-        status = "" if result.returncode == 0 else f" (FAILED, exit {result.returncode})"
-        if result.returncode:
-            failed.append(script.name)
-        sections.append(f"## {script.stem}{status}\n\n```\n{result.stdout.rstrip()}\n```\n")
-    (ROOT / "BENCHMARKS.md").write_text("\n".join(sections))
-    print(f"wrote BENCHMARKS.md; failed: {', '.join(failed) or 'none'}")
+    for name, (code, output, seconds) in outputs.items():
+        status = f"exit {code}, " if code else ""
+        doc += [
+            "",
+            f"### bench_{name}.py ({status}{seconds:.0f} s)",
+            "",
+            "```",
+            output.strip(),
+            "```",
+        ]
+    Path(options.out).write_text("\n".join(doc) + "\n")
+    written = os.path.relpath(options.out, ROOT)
+    print(f"wrote {written}" + ("" if plot_error else f" and {PLOT_PNG.relative_to(ROOT)}"))
+    if plot_error:
+        print(plot_error, file=sys.stderr)
     return 1 if failed else 0
 
 
