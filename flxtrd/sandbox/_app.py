@@ -698,7 +698,6 @@ def _stream_endpoint(market: SandboxMarket, kind: str) -> Callable[[WebSocket], 
             await _deny(websocket, exc.description)
             return
         await websocket.accept()
-        await websocket.send_text(CONTROL_MESSAGE.decode())
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Frame] = asyncio.Queue(_STREAM_QUEUE)
 
@@ -712,8 +711,10 @@ def _stream_endpoint(market: SandboxMarket, kind: str) -> Callable[[WebSocket], 
                 with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens
                     loop.call_soon_threadsafe(_put_all, put, frames)
 
+        # Subscribe before announcing the stream: an event between the two would be lost.
         unsubscribe = market.subscribe(on_update)
         try:
+            await websocket.send_text(CONTROL_MESSAGE.decode())
             if kind == "orderbook":
                 put(_BOOK_CHANGED)
             await _pump(websocket, queue, market)
