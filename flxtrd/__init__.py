@@ -29,11 +29,14 @@ from flxtrd._errors import (
     MessageEncodeError,
     MessageError,
     NotFoundError,
+    OrderInDoubtError,
     OrderNotConfirmedError,
     OrderUnroutableError,
+    OversellError,
     PermissionDeniedError,
     RateLimitError,
     ServerError,
+    StreamHandshakeError,
     UnprocessableEntityError,
 )
 from flxtrd._line_protocol import OrderLine, decode_order_line, encode_order_line
@@ -58,7 +61,7 @@ from flxtrd._validation import OrderSpec
 
 if TYPE_CHECKING:
     from flxtrd import utils
-    from flxtrd._amqp import AmpqAPI, AmqpStats, OrderInDoubtError, OrderOutcome, OrderReceipt
+    from flxtrd._amqp import AmpqAPI, AmqpStats, OrderOutcome, OrderReceipt
     from flxtrd._async_client import AsyncFlexAPIClient
     from flxtrd._audit_plugin import AuditLogPlugin
     from flxtrd._auth import AuthPlugin, Identity
@@ -78,7 +81,6 @@ if TYPE_CHECKING:
         EnergyManagement,
         FlexOffer,
         HeatPump,
-        OversellError,
         ShiftableLoad,
     )
     from flxtrd._market_messages import MarketMessage
@@ -107,7 +109,6 @@ if TYPE_CHECKING:
         MarketEvent,
         MarketStream,
         ReconnectPolicy,
-        StreamHandshakeError,
         StreamStats,
         TokenSource,
     )
@@ -144,11 +145,9 @@ _LAZY = {
     "MarketTick": "flxtrd._strategy",
     "OrderAccepted": "flxtrd._strategy",
     "OrderClosed": "flxtrd._strategy",
-    "OrderInDoubtError": "flxtrd._amqp",
     "OrderOutcome": "flxtrd._amqp",
     "OrderReceipt": "flxtrd._amqp",
     "OrderState": "flxtrd._strategy",
-    "OversellError": "flxtrd._energy",
     "PlaceOrder": "flxtrd._strategy",
     "RandomBot": "flxtrd._strategies",
     "RawResponse": "flxtrd._base_client",
@@ -159,7 +158,6 @@ _LAZY = {
     "ShiftableLoad": "flxtrd._energy",
     "StrategyAction": "flxtrd._strategy",
     "StrategyEvent": "flxtrd._strategy",
-    "StreamHandshakeError": "flxtrd._streams",
     "StreamStats": "flxtrd._streams",
     "TickFollowingBuyer": "flxtrd._strategies",
     "Timer": "flxtrd._strategy",

@@ -129,6 +129,7 @@ from flxtrd._errors import (
     FlexError,
     FlexValidationError,
     MessageDecodeError,
+    OrderInDoubtError,
     OrderNotConfirmedError,
     OrderUnroutableError,
 )
@@ -172,23 +173,6 @@ OnInvalid = Callable[[bytes, MessageDecodeError], object]
 
 
 # --- results ----------------------------------------------------------------------------------
-
-
-class OrderInDoubtError(OrderNotConfirmedError):
-    """The order was published but its confirm never came: it may or may not have arrived.
-
-    Raised when the connection or channel was lost, or the confirm timed out, between publishing
-    and confirming. Re-send with ``message_id=err.message_id`` so that a duplicate can be
-    recognised downstream.
-    """
-
-    def __init__(self, message_id: str, reason: str) -> None:
-        super().__init__(
-            f"order {message_id} may or may not have reached the broker ({reason}); re-send it"
-            f" with message_id={message_id!r} so a duplicate can be detected"
-        )
-        self.message_id = message_id
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

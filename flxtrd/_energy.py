@@ -28,7 +28,7 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from flxtrd._errors import FlexValidationError
+from flxtrd._errors import FlexValidationError, OversellError
 from flxtrd._log import get_logger
 from flxtrd._types import Flexibility, OrderType
 
@@ -45,10 +45,6 @@ __all__ = [
 MS_PER_HOUR = 3_600_000
 _EPS = 1e-9
 _logger = get_logger("energy")
-
-
-class OversellError(FlexValidationError):
-    """An order asks for more power or energy than the device can deliver in its window."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,10 @@ generated client's ``UnexpectedStatus``) are translated at the boundary with ``r
     FlexError                          (Exception; FlexError(message) as in flxtrd 0.2.9)
     ├── ConfigurationError             the client was set up wrongly
     ├── FlexValidationError            bad user input, names field and rule (also a ValueError)
+    │   └── OversellError              an order wants more than the device can deliver
     ├── FlexConnectionError            the market or broker could not be reached
-    │   └── FlexTimeoutError           ... in time
+    │   ├── FlexTimeoutError           ... in time
+    │   └── StreamHandshakeError       a WebSocket stream did not open with control/success
     ├── FlexStatusError                the REST API answered with an error status
     │   ├── AuthenticationError        401
     │   ├── PermissionDeniedError      403
@@ -19,6 +21,7 @@ generated client's ``UnexpectedStatus``) are translated at the boundary with ``r
     ├── BrokerError                    the AMQP broker refused or lost something
     │   ├── OrderUnroutableError       the order was returned as unroutable
     │   ├── OrderNotConfirmedError     the broker nacked the order or never confirmed it
+    │   │   └── OrderInDoubtError      lost before its confirm: re-send with its message_id
     │   └── AlreadyConnectedError      RESOURCE_LOCKED: one live connection per application key
     └── MessageError                   a market message could not be (de)serialised
         ├── MessageEncodeError
@@ -60,11 +63,14 @@ __all__ = [
     "MessageEncodeError",
     "MessageError",
     "NotFoundError",
+    "OrderInDoubtError",
     "OrderNotConfirmedError",
     "OrderUnroutableError",
+    "OversellError",
     "PermissionDeniedError",
     "RateLimitError",
     "ServerError",
+    "StreamHandshakeError",
     "UnprocessableEntityError",
     "parse_retry_after",
     "status_error_for",
@@ -452,3 +458,38 @@ class MessageEncodeError(MessageError):
 
 class MessageDecodeError(MessageError):
     """An incoming message is malformed; the message says what is wrong."""
+
+
+class OrderInDoubtError(OrderNotConfirmedError):
+    """The order was published but its confirm never came: it may or may not have arrived.
+
+    Raised when the connection or channel was lost, or the confirm timed out, between publishing
+    and confirming. Re-send with ``message_id=err.message_id`` so that a duplicate can be
+    recognised downstream.
+    """
+
+    def __init__(self, message_id: str, reason: str) -> None:
+        super().__init__(
+            f"order {message_id} may or may not have reached the broker ({reason}); re-send it"
+            f" with message_id={message_id!r} so a duplicate can be detected"
+        )
+        self.message_id = message_id
+        self.reason = reason
+
+
+class StreamHandshakeError(FlexConnectionError):
+    """The server's first message was not ``control``/``success``; the stream is not retried.
+
+    Attributes:
+        kind: the stream kind.
+        server_message: the control message's ``data.message``, when it was a control message.
+    """
+
+    def __init__(self, message: str, *, kind: str, server_message: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.server_message = server_message
+
+
+class OversellError(FlexValidationError):
+    """An order asks for more power or energy than the device can deliver in its window."""

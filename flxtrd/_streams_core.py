@@ -39,6 +39,7 @@ from flxtrd._errors import (
     FlexTimeoutError,
     FlexValidationError,
     MessageDecodeError,
+    StreamHandshakeError,
     parse_retry_after,
     status_error_for,
 )
@@ -189,20 +190,6 @@ class ReconnectPolicy:
         """The wait before retry ``attempt`` (1-based) for a ``random_fraction`` in [0, 1)."""
         low, high = self.bounds(attempt)
         return high - (high - low) * random_fraction
-
-
-class StreamHandshakeError(FlexConnectionError):
-    """The server's first message was not ``control``/``success``; the stream is not retried.
-
-    Attributes:
-        kind: the stream kind.
-        server_message: the control message's ``data.message``, when it was a control message.
-    """
-
-    def __init__(self, message: str, *, kind: str, server_message: str | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.server_message = server_message
 
 
 @runtime_checkable
