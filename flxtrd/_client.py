@@ -24,7 +24,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from glocalflex_rest.models import Deal, LoginResponse
@@ -38,6 +38,9 @@ from flxtrd._resources import Contracts, Orders, RawContracts, RawOrders
 from flxtrd._rest import RestAPI, list_deals_op
 from flxtrd._retry import RetryPolicy
 from flxtrd._types import FlexResponse, Market, User
+
+if TYPE_CHECKING:
+    from flxtrd._streams import MarketStream
 
 __all__ = ["FlexAPIClient"]
 
@@ -78,6 +81,22 @@ class _WithRawResponse:
     ) -> RawResponse[list[Deal] | None]:
         """:meth:`FlexAPIClient.deals` with the raw response (for its ``ETag``)."""
         return self._client._call_raw(list_deals_op(relative_time, if_none_match=if_none_match))
+
+
+class _ClientTokens:
+    """A client's :class:`~flxtrd.AuthPlugin` as the :class:`~flxtrd.TokenSource` of its streams."""
+
+    def __init__(self, auth: AuthPlugin) -> None:
+        self._auth = auth
+
+    def token(self) -> str:
+        """The current access token, renewed when it is about to expire."""
+        return self._auth.bearer_token()
+
+    def refresh(self) -> str:
+        """Sign in again after the server refused the token; return the new one."""
+        self._auth.reauthenticate(f"Bearer {self._auth.bearer_token()}")
+        return self._auth.bearer_token()
 
 
 class FlexAPIClient(BaseFlexAPIClient):
@@ -174,6 +193,7 @@ class FlexAPIClient(BaseFlexAPIClient):
             self._trade_factory = None
             self._trade = trade_protocol
         self._trade_connected = False
+        self._streams: list[MarketStream] = []
         self._trade_auto = False
         self.orders = Orders(self)
         self.contracts = Contracts(self)
@@ -405,11 +425,37 @@ class FlexAPIClient(BaseFlexAPIClient):
         else:
             self._sleep(seconds)
 
+    # -- WebSocket streams (generation 2) --------------------------------------------------------
+
+    def market_stream(self, **options: Any) -> MarketStream:
+        """A WebSocket stream client on this market, signed in with this client's OAuth2 token.
+
+        ``for event in client.market_stream().stream("ticker"): ...`` -- the streams use this
+        client's connection pool (so ``sandbox://`` reaches the embedded sandbox) and its token,
+        renewed before it expires and after a rejected upgrade. ``options`` go to
+        :class:`~flxtrd.MarketStream`; :meth:`close` closes the streams made here.
+        """
+        from flxtrd._streams import MarketStream
+
+        if self.auth is None:
+            raise ConfigurationError("market_stream() needs the client's AuthPlugin")
+        stream = MarketStream(
+            self.base_url,
+            _ClientTokens(self.auth),
+            client=self.request_protocol.http_client,
+            **options,
+        )
+        self._streams.append(stream)
+        return stream
+
     # -- lifecycle ----------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Close the broker connection (if open) and the REST connection pool."""
+        """Close the streams, the broker connection (if open) and the REST connection pool."""
         try:
+            for stream in self._streams:
+                stream.close()
+            self._streams.clear()
             if self._trade_connected:
                 self.disconnect()
         finally:

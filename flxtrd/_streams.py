@@ -87,7 +87,7 @@ from httpx_ws import (
     connect_ws,
 )
 
-from flxtrd._errors import ConfigurationError, FlexError
+from flxtrd._errors import ConfigurationError, FlexConnectionError, FlexError
 from flxtrd._log import get_logger
 from flxtrd._streams_core import (
     DEFAULT_KEEPALIVE_INTERVAL_S,
@@ -234,6 +234,14 @@ class MarketSubscription(_SubscriptionBase, Generic[M]):
             event = self._core.decode(raw)
             if event is not None:
                 return cast(MarketEvent[M], event)
+
+    def connect(self) -> Self:
+        """Open the connection now instead of on the first iteration; no later event is missed."""
+        try:
+            self._connection()
+        except StopIteration:
+            raise FlexConnectionError("the subscription is closed") from None
+        return self
 
     def _connection(self) -> _SyncConnection:
         """The open connection, (re)connecting with backoff as the policy allows."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -199,6 +199,7 @@ class OrderSpec:
         expiry_time: aware datetime, at or before ``delivery_start``, in the future.
         country_code: one of :data:`COUNTRY_CODES` (``""`` = any country).
         location_ids: ``None`` (any location) or a non-empty list of location ids.
+        baseline: a sell order's baseline (``Baseline`` in the spec), checked by the market.
     """
 
     side: str
@@ -209,6 +210,8 @@ class OrderSpec:
     expiry_time: datetime
     country_code: str = ""
     location_ids: Sequence[str] | None = None
+    #: A sell order's baseline metering data (the spec's ``Baseline``), or None to send it later.
+    baseline: Mapping[str, Any] | None = None
 
     def validate(self, now: datetime | None = None) -> None:
         """Check every rule; raise :class:`FlexValidationError` on the first one broken.
@@ -263,5 +266,5 @@ def order_spec_to_body(spec: OrderSpec) -> dict[str, Any]:
         "delivery_end": format_utc("delivery_end", spec.delivery_end),
         "expiry_time": format_utc("expiry_time", spec.expiry_time),
         "location": {"location_id": ids, "country_code": spec.country_code},
-        "baseline": None,
+        "baseline": None if spec.baseline is None else dict(spec.baseline),
     }
