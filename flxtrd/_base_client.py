@@ -43,7 +43,7 @@ from flxtrd._errors import (
 )
 from flxtrd._log import redact, redact_url, register_secret
 from flxtrd._plugins import BasePlugin, PluginChain
-from flxtrd._retry import RetryPolicy
+from flxtrd._retry import RetryPolicy, is_certificate_error
 from flxtrd._types import FlexResponse, Market, User
 
 if TYPE_CHECKING:
@@ -153,6 +153,11 @@ def translate_transport_error(exc: httpx.HTTPError, request: httpx.Request) -> F
     # tracebacks print it (e.g. a URL with a device token in the path).
     exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
     detail = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError) and is_certificate_error(exc):
+        return FlexConnectionError(
+            f"{where}: TLS certificate verification failed ({detail}); pass ca_bundle=... to"
+            " trust a private CA, or verify_ssl=False for a self-signed development server"
+        )
     if isinstance(exc, httpx.TimeoutException):
         return FlexTimeoutError(f"{where} timed out ({type(exc).__name__}): {detail}")
     return FlexConnectionError(f"{where} failed ({type(exc).__name__}): {detail}")

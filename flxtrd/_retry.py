@@ -9,7 +9,8 @@ check the number of attempts and the backoff bounds without sleeping.
 What is retried (at most ``max_retries`` times after the first attempt):
 
 - a connection that could not be opened (``httpx.ConnectError``, ``httpx.ConnectTimeout``), for
-  every method: nothing reached the server, so even a POST cannot be duplicated;
+  every method: nothing reached the server, so even a POST cannot be duplicated -- except a
+  failed TLS certificate or host name check, which another attempt cannot change;
 - other transport errors (read/write errors and timeouts, protocol errors) and the statuses in
   ``RetryPolicy.statuses`` (408, 429, 502, 503, 504), for idempotent methods only, unless the
   policy or the request (extension ``RETRY_OPT_IN_EXTENSION``) opts in for non-idempotent ones.
@@ -30,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -55,6 +57,7 @@ __all__ = [
     "RetryPolicy",
     "RetryTransport",
     "decide_retry",
+    "is_certificate_error",
 ]
 
 _logger = get_logger("retry")
@@ -136,6 +139,10 @@ def decide_retry(
             return RetryDecision(False, 0.0, f"status {response.status_code} is not retried")
         cause = f"status {response.status_code}"
         safe_anyway = False
+    elif isinstance(error, httpx.ConnectError) and is_certificate_error(error):
+        return RetryDecision(
+            False, 0.0, "TLS certificate verification failed: retrying cannot help"
+        )
     elif isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
         cause = f"{type(error).__name__} (the connection was not opened)"
         safe_anyway = True  # nothing reached the server
@@ -178,6 +185,24 @@ def decide_retry(
     if _logger.isEnabledFor(logging.INFO):
         _logger.info("Retrying %s: %s", where, reason)
     return RetryDecision(True, delay, reason)
+
+
+def is_certificate_error(exc: BaseException) -> bool:
+    """True when a TLS certificate (or host name) check failed anywhere in ``exc``'s chain.
+
+    httpx wraps httpcore's error, which carries the ``ssl.SSLCertVerificationError`` as its
+    argument and cause.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError) or any(
+            isinstance(arg, ssl.SSLCertVerificationError) for arg in current.args
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _describe(request: httpx.Request) -> str:
