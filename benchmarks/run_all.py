@@ -51,7 +51,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PLOT_VENV = HERE / ".plot-venv"
 PLOT_PNG = ROOT / "docs" / "benchmarks.png"
-COMMAND = "make bench  (= .venv/bin/python benchmarks/run_all.py)"
+COMMAND = "make bench"
+RUNS = ".venv/bin/python benchmarks/run_all.py"
 #: Scripts in running order (the table follows the work items' order below).
 SCRIPTS = ("amqp", "rest", "decode", "matching", "roundtrip", "memory")
 #: ``--quick``: tiny sizes, to check the plumbing in seconds (the figures mean nothing).
@@ -384,7 +385,7 @@ def main() -> int:
     summary += ["", "Targets from the issues:", "", *targets]
     print("\n" + "=" * 100)
     print("\n".join(summary))
-    print(f"\n{COMMAND}: {elapsed / 60:.1f} min; failed: {', '.join(failed) or 'none'}")
+    print(f"\n{RUNS}: {elapsed / 60:.1f} min; failed: {', '.join(failed) or 'none'}")
 
     doc = [
         "# Benchmarks",
@@ -394,7 +395,8 @@ def main() -> int:
         " is built on. Scripts in `benchmarks/`; nothing here is a test and no test asserts a"
         " time.",
         "",
-        f"- Command: `{COMMAND}` (`--only NAME ...` runs some of: {', '.join(SCRIPTS)})",
+        f"- Command: `{COMMAND}` (it runs `{RUNS}`; `--only NAME ...` runs some of:"
+        f" {', '.join(SCRIPTS)}; each `benchmarks/bench_NAME.py` also runs on its own)",
         f"- Measured: {started}; the whole run took {elapsed / 60:.1f} min"
         + (f"; failed: {', '.join(failed)}" if failed else ""),
         f"- Machine: {host['cpu']}, {host['cores']} cores, {host['ram_gib']} GiB RAM,"
