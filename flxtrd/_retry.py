@@ -241,7 +241,7 @@ class RetryTransport(httpx.BaseTransport):
                 response = self.transport.handle_request(request)
                 if response.status_code not in policy.statuses:
                     if retries < policy.max_retries and _may_retry_method(policy, request):
-                        _read_body(response)  # a body that breaks off is retried too
+                        response = _read_body(response)  # a body breaking off is retried too
                     return response
             except httpx.TransportError as exc:
                 decision = decide_retry(
@@ -274,31 +274,40 @@ class RetryTransport(httpx.BaseTransport):
         self.transport.close()
 
 
-def _read_body(response: httpx.Response) -> None:
-    """Read the raw body now and keep it in memory as the response's stream (encoding intact).
+def _read_body(response: httpx.Response) -> httpx.Response:
+    """The response with its raw body read now, as a new in-memory response (encoding intact).
 
-    Raises the transport's error when the body breaks off; the connection is released either way.
+    Raises the transport's error when the body breaks off; the connection is released either
+    way. A response whose body was already read (e.g. by a wrapped transport) is returned as is.
     """
-    stream = response.stream
-    if not isinstance(stream, httpx.SyncByteStream):  # pragma: no cover - sync transports only
-        return
+    if response.is_stream_consumed or response.is_closed:
+        return response
     try:
-        body = b"".join(stream)
+        body = b"".join(response.iter_raw())
     finally:
-        stream.close()
-    response.stream = httpx.ByteStream(body)
+        response.close()
+    return httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        stream=httpx.ByteStream(body),
+        extensions=response.extensions,
+    )
 
 
-async def _aread_body(response: httpx.Response) -> None:
+async def _aread_body(response: httpx.Response) -> httpx.Response:
     """Async :func:`_read_body`."""
-    stream = response.stream
-    if not isinstance(stream, httpx.AsyncByteStream):  # pragma: no cover - async transports only
-        return
+    if response.is_stream_consumed or response.is_closed:
+        return response
     try:
-        body = b"".join([chunk async for chunk in stream])
+        body = b"".join([chunk async for chunk in response.aiter_raw()])
     finally:
-        await stream.aclose()
-    response.stream = httpx.ByteStream(body)
+        await response.aclose()
+    return httpx.Response(
+        response.status_code,
+        headers=response.headers,
+        stream=httpx.ByteStream(body),
+        extensions=response.extensions,
+    )
 
 
 def _discard(response: httpx.Response) -> None:
@@ -348,7 +357,7 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                 response = await self.transport.handle_async_request(request)
                 if response.status_code not in policy.statuses:
                     if retries < policy.max_retries and _may_retry_method(policy, request):
-                        await _aread_body(response)  # a body that breaks off is retried too
+                        response = await _aread_body(response)  # breaking off: retried too
                     return response
             except httpx.TransportError as exc:
                 decision = decide_retry(
