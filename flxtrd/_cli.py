@@ -179,7 +179,7 @@ def _collect(
     deadline = time.monotonic() + timeout
     while not done(got) and time.monotonic() < deadline:
         for who, client in clients.items():
-            got.extend((who, message) for message in client.market_messages(timeout=0.05))
+            got.extend((who, message) for message in client.market_messages(timeout=0.005))
     return got
 
 
