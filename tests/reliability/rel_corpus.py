@@ -88,7 +88,9 @@ class Item:
 
 
 def hypothesis_seeds(per_type: int = 40) -> dict[str, list[dict[str, Any]]]:
-    """Spec-valid messages drawn by hypothesis, ``per_type`` of each type (deterministic)."""
+    """Spec-valid messages drawn by hypothesis, ``per_type`` of each type (derandomized; hypothesis
+    also draws constants from the modules loaded, so running one file or the whole suite gives
+    slightly different seeds, each run the same)."""
     names = {**REPLY_TYPES, **STREAM_TYPES}
     strategies = {tag: ASYNCAPI.strategy(SCHEMAS + name) for tag, name in names.items()}
     seeds: dict[str, list[dict[str, Any]]] = {tag: [] for tag in names}
@@ -371,7 +373,8 @@ def _headers(rng: random.Random) -> dict[str, Any] | None:
 
 
 def build_corpus(n_amqp: int, n_ws: int, seed: int = 20261128) -> list[Item]:
-    """``n_amqp`` broker replies and ``n_ws`` stream frames, deterministic for ``seed``."""
+    """``n_amqp`` broker replies and ``n_ws`` stream frames, reproducible for ``seed`` (see
+    :func:`hypothesis_seeds`)."""
     seeds = hypothesis_seeds()
     mutator = Mutator(seed)
     rng = mutator.rng

@@ -56,7 +56,7 @@ SPEC_SAMPLE = 2_000
 
 @pytest.fixture(scope="module")
 def corpus() -> list[Item]:
-    """The 10^5-message corpus (deterministic)."""
+    """The 10^5-message corpus (seeded)."""
     return build_corpus(N_AMQP, N_WS)
 
 
