@@ -187,6 +187,8 @@ def decode_market_message(
     try:
         model = _model_decoder.decode(data)
         body = _dict_decoder.decode(data)
-    except msgspec.DecodeError as exc:  # ValidationError is a DecodeError
+    except (msgspec.DecodeError, RecursionError, UnicodeError) as exc:
+        # ValidationError is a DecodeError; hostile input also nests past the recursion limit
+        # or is not UTF-8. Neither may escape: a consumer must survive any body.
         raise MessageDecodeError(f"invalid market message: {_short(str(exc))}") from None
     return MarketMessage(body, model, data, headers, received_at_ms)

@@ -546,7 +546,8 @@ class _SubscriptionCore:
         self.stats.received += 1
         try:
             model = self.spec.decoder.decode(raw)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError, UnicodeError) as exc:
+            # Hostile frames also nest past the recursion limit or are not UTF-8: skip them too.
             self._reject(raw, exc)
             return None
         if isinstance(model, Control):
@@ -557,7 +558,7 @@ class _SubscriptionCore:
         received_at = datetime.fromtimestamp(self.config.wall_clock(), tz=UTC)
         return MarketEvent(self.kind, model, raw, received_at)
 
-    def _reject(self, raw: str | bytes, exc: msgspec.DecodeError) -> None:
+    def _reject(self, raw: str | bytes, exc: Exception) -> None:
         self.stats.rejected += 1
         type_tag = _peek_type(raw)
         if type_tag is not None and type_tag not in self.spec.tags:
@@ -593,7 +594,7 @@ def _peek_type(raw: str | bytes) -> str | None:
     """The ``type`` of a JSON object frame, if it has a string one."""
     try:
         value = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError, UnicodeError):
         return None
     if isinstance(value, dict):
         tag = value.get("type")
