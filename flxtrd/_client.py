@@ -32,12 +32,13 @@ from glocalflex_rest.models import Deal, LoginResponse
 from flxtrd._auth import AuthPlugin, Identity
 from flxtrd._base_client import BaseFlexAPIClient, Operation, PreparedRequest, RawResponse, T
 from flxtrd._errors import ConfigurationError, FlexError, FlexValidationError
+from flxtrd._line_protocol import OrderLine
 from flxtrd._log import get_logger
 from flxtrd._plugins import BasePlugin
 from flxtrd._resources import Contracts, Orders, RawContracts, RawOrders
 from flxtrd._rest import RestAPI, list_deals_op
 from flxtrd._retry import RetryPolicy
-from flxtrd._types import FlexResponse, Market, User
+from flxtrd._types import FlexResponse, Market, MarketOrder, User
 
 if TYPE_CHECKING:
     from flxtrd._streams import MarketStream
@@ -375,9 +376,10 @@ class FlexAPIClient(BaseFlexAPIClient):
         try:
             if the_order is None:
                 raise FlexValidationError("order", "is required (a MarketOrder)", None)
-            validate = getattr(the_order, "validate", None)
-            if validate is not None:
-                validate(self._now_ms())
+            if isinstance(the_order, MarketOrder):
+                the_order.validate(self._now_ms())
+            elif not isinstance(the_order, OrderLine):  # decoded line fields go as they are
+                raise FlexValidationError("order", "must be a MarketOrder", the_order)
             plugin_data = self._chain.before(method, endpoint, None, params, the_order)
             protocol = self._connected_trade(verify_ssl)
             response.order_response = protocol.send_order(the_order, routing_hint=endpoint or None)

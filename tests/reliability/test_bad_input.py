@@ -225,15 +225,6 @@ def test_generation_1_send_order_refuses_before_any_io(case: Gen1Case, gen1: Gen
     gen1.assert_nothing_sent()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "flxtrd/_client.py FlexAPIClient.send_order only validates objects that have a"
-        " validate() method; anything else goes to authentication (POST /users/login) and the"
-        " broker connection before the encoder refuses it"
-    ),
-)
 @pytest.mark.parametrize("bad", ["ask,wattage=2500", 2500], ids=["str", "int"])
 def test_generation_1_send_order_refuses_a_non_order_before_any_io(bad: Any, gen1: Gen1) -> None:
     """send_order(order=<not an order>) is a FlexValidationError on "order"; nothing sent."""
