@@ -44,6 +44,7 @@ from flxtrd._errors import (
     status_error_for,
 )
 from flxtrd._log import get_logger, redact, redact_url, register_secret
+from flxtrd._retry import is_certificate_error
 
 __all__ = [
     "STREAM_PATHS",
@@ -480,6 +481,12 @@ class _SubscriptionCore:
             raise leaf
         if isinstance(leaf, StreamHandshakeError):
             raise leaf
+        if is_certificate_error(leaf):  # another attempt cannot change the certificate
+            raise FlexConnectionError(
+                f"{self.kind} stream: TLS certificate verification failed ({_describe(leaf)});"
+                " connect with an httpx client that trusts the CA (verify=...), or verify=False"
+                " for a self-signed development server"
+            ) from leaf
         self._failures += 1
         self._last_error = exc
         if isinstance(leaf, WebSocketUpgradeError):

@@ -128,15 +128,6 @@ def test_rest_ca_bundle_still_checks_the_host_name(
     assert "127.0.0.1" in str(err) and clock.sleeps == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "flxtrd/_streams_core.py _SubscriptionCore.on_connect_failure treats a failed"
-        " certificate check like any connect failure and retries it with backoff (default"
-        " ReconnectPolicy: 10 attempts, 0.5 s doubling to 30 s, minutes before giving up)"
-    ),
-)
 def test_stream_refuses_a_self_signed_server_at_once(
     https_sandbox: tuple[int, SandboxMarket],
 ) -> None:
