@@ -11,8 +11,9 @@ Two links with one interface, so the worker's logic does not care which broker i
   loss.
 
 Both declare the topology idempotently: the direct, durable exchanges ``in`` and ``ticker-out``
-and the market's order queue (non-exclusive, not durable, not auto-deleted, so unacknowledged
-orders survive a lost worker connection and are redelivered), bound to ``in`` with the keys
+and the market's order queue (non-exclusive, durable, not auto-deleted, so unacknowledged
+orders survive a lost worker connection or a broker restart and are redelivered; orders are
+persistent messages), bound to ``in`` with the keys
 ``ask`` and ``bid``.
 """
 
@@ -138,7 +139,7 @@ def _declare(channel: Any, topology: Topology) -> tuple[int, int]:
     for name in (topology.exchange, topology.reply_exchange):
         channel.exchange_declare(exchange=name, type="direct", durable=True, auto_delete=False)
     ok = channel.queue_declare(
-        queue=topology.queue, durable=False, exclusive=False, auto_delete=False
+        queue=topology.queue, durable=True, exclusive=False, auto_delete=False
     )
     for key in ORDER_ROUTING_KEYS:
         channel.queue_bind(queue=topology.queue, exchange=topology.exchange, routing_key=key)

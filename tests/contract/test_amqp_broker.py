@@ -353,5 +353,6 @@ def test_publish_properties_are_exactly_the_documented_ones(
         "message_id": receipt.message_id,
         "user_id": "guest",
         "reply_to": api.application_key,
+        "delivery_mode": 2,  # persistent, the spec's deliveryMode: 2
     }
     assert message.body.startswith(f"ask,applicationKey={api.application_key},version=1 ".encode())

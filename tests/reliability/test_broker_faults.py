@@ -27,14 +27,11 @@ What is asserted, with the counts printed (``pytest -s``):
 
 Orders never cross (asks at 100, bids at 1): the stream measures the order path, not matching.
 
-The broker restart and the sandbox's queue: a publisher confirm means "enqueued", orders are
-transient messages (AmpqAPI sets no ``delivery_mode``) and the sandbox's order queue is not
-durable, so orders confirmed but still *queued* when RabbitMQ stops are lost with the queue,
-silently. A stream measured here lost 1,671 of 10,000 confirmed orders that way when the worker
-was behind. So the restart test restarts once the worker has caught up with what the broker
-holds (the client is still mid-stream: orders unsent, unflushed or unconfirmed are in its
-hands), which pins the client's guarantees; the gap itself is pinned by the strict xfail
-``test_orders_queued_during_a_broker_restart_reach_matching`` (matching stalled on purpose).
+The broker restart and the sandbox's queue: a publisher confirm means "enqueued". Orders are
+persistent messages (the spec's ``deliveryMode: 2``) in the sandbox's durable order queue, so
+orders confirmed but still *queued* when RabbitMQ stops reach matching after it restarts;
+``test_orders_queued_during_a_broker_restart_reach_matching`` stalls matching on purpose to pin
+that (before orders were persistent, a stream lost 1,671 of 10,000 confirmed orders that way).
 """
 
 from __future__ import annotations
@@ -169,14 +166,6 @@ class Sandbox:
         except Exception:
             return 0
 
-    def worker_idle(self) -> bool:
-        """Nothing queued and every delivery handled (acked), unchanged since the last call
-        (a poll of :func:`wait_until`)."""
-        stats = self.worker.stats
-        seen = (stats.received, stats.acked)
-        last, self._last_seen = getattr(self, "_last_seen", None), seen
-        return seen == last and stats.received == stats.acked and not self.ready_messages()
-
     def close(self) -> None:
         """Close the client, stop the worker, delete the exchanges."""
         self.api.close_connection()
@@ -306,27 +295,12 @@ def test_broker_stop_app_start_app_mid_stream(sandbox: Sandbox, amqp_url: str) -
     s = sandbox
 
     with broker_restarted(amqp_url) as restart:
-
-        def fault() -> None:
-            # The worker catches up first: see the module docstring (queued orders are lost).
-            wait_until(s.worker_idle, SETTLE_TIMEOUT_S, "the worker catching up", poll=0.05)
-            restart.stop_then_start()
-
-        ledger = send_until_settled(s.api, s.orders(N_ORDERS, fault))
+        ledger = send_until_settled(s.api, s.orders(N_ORDERS, restart.stop_then_start))
     print(f"\n[broker restart] outage {restart.outage_s or float('nan'):.2f} s")
     check_and_report(s, ledger, "broker restart")
     assert s.api.stats.reconnects >= 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "known gap: a publisher confirm means 'enqueued', and the orders are transient messages"
-        " (AmpqAPI sets no delivery_mode) in the sandbox's non-durable order queue, so orders"
-        " confirmed but still queued when RabbitMQ restarts are lost without an error"
-    ),
-)
 def test_orders_queued_during_a_broker_restart_reach_matching(
     sandbox: Sandbox, amqp_url: str
 ) -> None:

@@ -47,6 +47,7 @@ def py_amqp_bytes(
         user_id=user_id,
         reply_to=reply_to,
         application_headers={"sendertimestamp_in_ms": sent_at_ms},
+        delivery_mode=2,
     )
     args = dumps("Bssbb", (0, exchange, routing_key, True, False))
     write(1, channel_id, amqp.spec.Basic.Publish, args, message)
