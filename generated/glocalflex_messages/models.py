@@ -100,7 +100,7 @@ class OrderLine(Struct):
 
 class Tick(Struct, tag_field="msg_type", tag="tick"):
     trade_time: Annotated[
-        datetime, Meta(description="When the trade happened, ISO 8601 UTC.")
+        datetime, Meta(tz=True, description="When the trade happened, ISO 8601 UTC.")
     ]
     price: Annotated[
         float,
@@ -110,7 +110,10 @@ class Tick(Struct, tag_field="msg_type", tag="tick"):
     ]
     start_time: Annotated[
         datetime,
-        Meta(description="Delivery start of the traded flexibility, ISO 8601 UTC."),
+        Meta(
+            tz=True,
+            description="Delivery start of the traded flexibility, ISO 8601 UTC.",
+        ),
     ]
     energy: Annotated[float, Meta(description="Energy traded, Wh.", ge=0.0)]
 
@@ -237,7 +240,7 @@ class OrderStatusData(Struct):
     order_id: Annotated[int, Meta(description="The order's id.", ge=1)]
     status: OrderStatus
     timestamp: Annotated[
-        datetime, Meta(description="When the status changed, ISO 8601 UTC.")
+        datetime, Meta(tz=True, description="When the status changed, ISO 8601 UTC.")
     ]
     side: Side | UnsetType = UNSET
     power: (
@@ -259,7 +262,7 @@ class ContractStatusData(Struct):
     settlement_status: SettlementStatus
     verification_status: VerificationStatus
     timestamp: Annotated[
-        datetime, Meta(description="When the status changed, ISO 8601 UTC.")
+        datetime, Meta(tz=True, description="When the status changed, ISO 8601 UTC.")
     ]
     buy_order_id: (
         Annotated[int, Meta(description="The matched buy order.", ge=1)] | UnsetType
@@ -278,13 +281,13 @@ class TickerData(Struct):
     power: Annotated[float, Meta(description="Power traded, W.", ge=0.0)]
     energy: Annotated[float, Meta(description="Energy traded, Wh.", ge=0.0)]
     delivery_start: Annotated[
-        datetime, Meta(description="Start of delivery, ISO 8601 UTC.")
+        datetime, Meta(tz=True, description="Start of delivery, ISO 8601 UTC.")
     ]
     delivery_end: Annotated[
-        datetime, Meta(description="End of delivery, ISO 8601 UTC.")
+        datetime, Meta(tz=True, description="End of delivery, ISO 8601 UTC.")
     ]
     trade_time: Annotated[
-        datetime, Meta(description="When the trade happened, ISO 8601 UTC.")
+        datetime, Meta(tz=True, description="When the trade happened, ISO 8601 UTC.")
     ]
     country_code: (
         Annotated[str, Meta(description="Country of delivery.")] | UnsetType
@@ -299,10 +302,10 @@ class BookLevel(Struct):
     price: Annotated[float, Meta(description="Limit price, EUR/kWh.", ge=0.0)]
     power: Annotated[float, Meta(description="Open power at this price, W.", ge=0.0)]
     delivery_start: Annotated[
-        datetime, Meta(description="Start of delivery, ISO 8601 UTC.")
+        datetime, Meta(tz=True, description="Start of delivery, ISO 8601 UTC.")
     ]
     delivery_end: Annotated[
-        datetime, Meta(description="End of delivery, ISO 8601 UTC.")
+        datetime, Meta(tz=True, description="End of delivery, ISO 8601 UTC.")
     ]
     orders: Annotated[
         int, Meta(description="Number of open orders at this level.", ge=0)
@@ -311,7 +314,8 @@ class BookLevel(Struct):
 
 class OrderbookData(Struct):
     timestamp: Annotated[
-        datetime, Meta(description="When the snapshot was taken, ISO 8601 UTC.")
+        datetime,
+        Meta(tz=True, description="When the snapshot was taken, ISO 8601 UTC."),
     ]
     bids: list[BookLevel]
     asks: list[BookLevel]

@@ -369,16 +369,6 @@ def test_live_stream_skips_a_deeply_nested_frame() -> None:
     assert len(got) == 2 and subscription.stats.rejected == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "the generated models (glocalflex_messages, datamodel-code-generator) declare date-time"
-        " fields as plain datetime without Meta(tz=True): msgspec accepts a date-time without an"
-        " offset, which RFC 3339 and the spec's format: date-time do not allow, and yields a"
-        " naive datetime"
-    ),
-)
 def test_a_date_time_without_an_offset_is_rejected() -> None:
     """ "2026-01-01T00:00:00" (no offset) is not an RFC 3339 date-time: the reply is refused."""
     tick = (

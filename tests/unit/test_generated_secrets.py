@@ -1,4 +1,4 @@
-"""Generated REST models keep passwords and tokens out of repr() (a custom model template)."""
+"""Generated models: secrets out of repr(), offsets required on date-times (custom templates)."""
 
 from __future__ import annotations
 
@@ -28,3 +28,28 @@ def test_oauth_models_hide_tokens() -> None:
     )  # fmt: skip
     assert "SECRET" not in repr(request) + repr(response)
     assert response.access_token == "at-SECRET"
+
+
+def test_every_message_datetime_requires_an_offset() -> None:
+    """Each datetime field of the message models is tz-aware (specs/templates/datamodel)."""
+    import msgspec
+    from glocalflex_messages import models
+
+    def datetimes(info: object) -> list[msgspec.inspect.DateTimeType]:
+        """The datetime types inside one msgspec type description."""
+        if isinstance(info, msgspec.inspect.DateTimeType):
+            return [info]
+        if isinstance(info, msgspec.inspect.UnionType):
+            return [d for t in info.types for d in datetimes(t)]
+        if isinstance(info, msgspec.inspect.Metadata):  # Annotated[..., Meta(description=...)]
+            return datetimes(info.type)
+        return []
+
+    found = [
+        (cls.__name__, field.name, dt.tz)
+        for cls in vars(models).values()
+        if isinstance(cls, type) and issubclass(cls, msgspec.Struct)
+        for field in msgspec.inspect.type_info(cls).fields  # type: ignore[attr-defined]
+        for dt in datetimes(field.type)
+    ]
+    assert len(found) >= 10 and all(tz is True for *_, tz in found), found
