@@ -17,11 +17,11 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from flxtrd._constants import ENV_MARKET_URL, ENV_PASSWORD, ENV_USERNAME, SANDBOX_SCHEME
-from flxtrd._errors import FlexError
+from flxtrd._errors import FlexError, FlexTimeoutError
 from flxtrd._types import Flexibility, MarketOrder, OrderType, User
 
 if TYPE_CHECKING:
@@ -100,7 +100,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_market_options(order)
     order.set_defaults(handler=run_order)
 
-    listen = commands.add_parser("listen", help="print market replies (ticks, deals) live")
+    listen = commands.add_parser(
+        "listen", help="print market replies (ticks, deals) or a WebSocket stream live"
+    )
+    listen.add_argument(
+        "--stream",
+        choices=["replies", "trade", "ticker", "orderbook"],
+        default="replies",
+        help="replies: your AMQP replies (ticks, closed orders, cancels; default); "
+        "trade/ticker/orderbook: the generation-2 WebSocket stream",
+    )
     listen.add_argument(
         "--duration", type=float, default=None, metavar="S", help="stop after S seconds"
     )
@@ -297,15 +306,45 @@ def run_order(args: argparse.Namespace) -> int:
 
 
 def run_listen(args: argparse.Namespace) -> int:
-    """Print every market reply as it arrives, with a running count."""
+    """Print every market reply or stream event as it arrives, with a running count."""
     deadline = None if args.duration is None else time.monotonic() + args.duration
     count = 0
     with _client_from(args) as client:
-        client.connect()
-        print("listening for market replies (Ctrl-C to stop)", flush=True)
-        while deadline is None or time.monotonic() < deadline:
-            for message in client.market_messages(timeout=0.5):
-                count += 1
-                print(f"[{count}] " + format_replies([("you", message)]).splitlines()[-1])
+        if args.stream == "replies":
+            client.connect()
+            messages: Iterable[str] = (
+                format_replies([("you", m)]).splitlines()[-1]
+                for _ in _until(deadline)
+                for m in client.market_messages(timeout=0)
+            )
+        else:
+            events = client.market_stream(receive_timeout=0.5).stream(args.stream).connect()
+            messages = (_describe_event(e) for _ in _until(deadline) for e in _poll(events))
+        print(f"listening: {args.stream} (Ctrl-C to stop)", flush=True)
+        for line in messages:
+            count += 1
+            print(f"[{count}] {line}", flush=True)
     print(f"{count} messages received")
     return EXIT_OK
+
+
+def _until(deadline: float | None) -> Iterator[None]:
+    """Yield until ``deadline`` (monotonic seconds) passes; forever when it is None."""
+    while deadline is None or time.monotonic() < deadline:
+        yield
+        time.sleep(0.05)  # between polls of a quiet market; not a wait for an event
+
+
+def _poll(events: Iterator[Any]) -> list[Any]:
+    """The next stream event, or none when the stream was quiet for its receive timeout."""
+    try:
+        return [next(events)]
+    except FlexTimeoutError:
+        return []
+
+
+def _describe_event(event: Any) -> str:
+    """One line for a WebSocket stream event: its kind and its data as JSON."""
+    import msgspec
+
+    return f"{event.kind} {msgspec.json.encode(event.model.data).decode()}"

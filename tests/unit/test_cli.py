@@ -33,3 +33,18 @@ def test_demo_trades_in_the_embedded_sandbox_and_shows_both_closed_orders() -> N
     ]
     assert all(row[2] == "12" and row[3] == "625" for row in closed)  # bid price, 2.5 kW x 15 min
     assert any(row[1:2] == ["tick"] for row in rows)
+
+
+def test_listen_runs_for_its_duration_on_replies_and_on_a_stream() -> None:
+    """`listen` (AMQP replies, and --stream ticker) connects, stops after --duration, exits 0."""
+    import os
+
+    env = {**os.environ, "FLXTRD_MARKET_URL": "sandbox://", "FLXTRD_USERNAME": "l@example.com",
+           "FLXTRD_PASSWORD": "pw"}  # fmt: skip
+    for extra in ([], ["--stream", "ticker"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "flxtrd", "listen", "--duration", "0.3", *extra],
+            capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines()[-1] == "0 messages received"
