@@ -120,7 +120,18 @@ from urllib.parse import unquote, urlsplit
 
 from kombu.connection import Connection as _KombuConnection
 
-from flxtrd._constants import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S
+from flxtrd._constants import (
+    BROKER_MAX_RETRIES,
+    BROKER_MAX_RETRY_DELAY_S,
+    BROKER_RETRY_DELAY_S,
+    BROKER_RETRY_JITTER,
+    DEFAULT_BUFFER_SIZE,
+    DEFAULT_CONFIRM_TIMEOUT_S,
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_EXCHANGE,
+    DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_REPLY_EXCHANGE,
+)
 from flxtrd._errors import (
     AlreadyConnectedError,
     BrokerError,
@@ -151,16 +162,12 @@ _log = get_logger("amqp")
 #: kombu is untyped; one typed handle to its Connection class.
 _kombu_connection: Callable[..., Any] = _KombuConnection
 
-DEFAULT_EXCHANGE = "in"
-DEFAULT_REPLY_EXCHANGE = "ticker-out"
-DEFAULT_BUFFER_SIZE = 10_000
-#: How long an order may wait for its confirm before it is reported in doubt.
-DEFAULT_CONFIRM_TIMEOUT_S = DEFAULT_TIMEOUT_S
-#: Orders ``send_orders`` publishes before it waits for confirms.
-DEFAULT_MAX_IN_FLIGHT = 2048
-#: Reconnect: up to 6 attempts, 0.2 s, 0.4 s, ... at most 5 s apart, 25 % jitter.
+#: Reconnect policy (the numbers live in :mod:`flxtrd._constants`).
 DEFAULT_BROKER_RETRY_POLICY = RetryPolicy(
-    max_retries=5, initial_delay_s=0.2, max_delay_s=5.0, jitter=0.25
+    max_retries=BROKER_MAX_RETRIES,
+    initial_delay_s=BROKER_RETRY_DELAY_S,
+    max_delay_s=BROKER_MAX_RETRY_DELAY_S,
+    jitter=BROKER_RETRY_JITTER,
 )
 _MEMORY_POLLING_INTERVAL_S = 0.005
 #: ``send_orders`` reads arrived confirms without waiting after every 64 publishes.

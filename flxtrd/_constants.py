@@ -7,13 +7,22 @@ reading a constant never costs the ``httpx`` import.
 from __future__ import annotations
 
 __all__ = [
+    "BROKER_MAX_RETRIES",
+    "BROKER_MAX_RETRY_DELAY_S",
+    "BROKER_RETRY_DELAY_S",
+    "BROKER_RETRY_JITTER",
     "DEFAULT_BROKER_PORT",
+    "DEFAULT_BUFFER_SIZE",
+    "DEFAULT_CONFIRM_TIMEOUT_S",
     "DEFAULT_CONNECT_TIMEOUT_S",
+    "DEFAULT_EXCHANGE",
     "DEFAULT_MARKET_URL",
+    "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MAX_RETRY_AFTER_S",
     "DEFAULT_MAX_RETRY_DELAY_S",
     "DEFAULT_POOL_TIMEOUT_S",
+    "DEFAULT_REPLY_EXCHANGE",
     "DEFAULT_RETRY_DELAY_S",
     "DEFAULT_RETRY_JITTER",
     "DEFAULT_TIMEOUT_S",
@@ -93,6 +102,22 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRAC
 #: ``httpx.Request.extensions`` key: ``True`` lets the retry transport retry a non-idempotent
 #: request (the client sets it for ``retry=True`` calls and for the side-effect-free auth calls).
 RETRY_OPT_IN_EXTENSION = "flxtrd_retry_non_idempotent"
+
+# --- Broker (generation 1, AMQP) ------------------------------------------------------------------
+
+DEFAULT_EXCHANGE = "in"
+DEFAULT_REPLY_EXCHANGE = "ticker-out"
+#: Market replies kept for ``check_market_responses`` (oldest dropped first, drops counted).
+DEFAULT_BUFFER_SIZE = 10_000
+#: How long an order may wait for its confirm before it is reported in doubt.
+DEFAULT_CONFIRM_TIMEOUT_S = DEFAULT_TIMEOUT_S
+#: Orders ``send_orders`` publishes before it waits for confirms.
+DEFAULT_MAX_IN_FLIGHT = 2048
+#: Reconnect: up to 6 attempts, 0.2 s, 0.4 s, ... at most 5 s apart, 25 % jitter.
+BROKER_MAX_RETRIES = 5
+BROKER_RETRY_DELAY_S = 0.2
+BROKER_MAX_RETRY_DELAY_S = 5.0
+BROKER_RETRY_JITTER = 0.25
 
 # --- Auth ---------------------------------------------------------------------------------------
 
