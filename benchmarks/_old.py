@@ -149,9 +149,9 @@ def roundtrip(
     replies that arrived meanwhile (answers ``ok``); ``quit`` ends it.
     """
     import pika
-    from flxtrd.protocols import ampq
 
     from flxtrd import BID, FlexResource, MarketOrder
+    from flxtrd.protocols import ampq
 
     base = pika.ConnectionParameters
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from flxtrd._compat._console import log
 from flxtrd._errors import (
     AlreadyConnectedError,
     AuthenticationError,
@@ -40,7 +41,6 @@ from flxtrd._errors import (
     UnprocessableEntityError,
 )
 from flxtrd._line_protocol import OrderLine, decode_order_line, encode_order_line
-from flxtrd._log import log
 from flxtrd._types import (
     ASK,
     BID,
@@ -75,6 +75,7 @@ if TYPE_CHECKING:
         SandboxSimulation,
     )
     from flxtrd._client import FlexAPIClient
+    from flxtrd._compat._auth import AuthResponse
     from flxtrd._energy import (
         Battery,
         Commitment,
@@ -113,6 +114,10 @@ if TYPE_CHECKING:
         TokenSource,
     )
 
+#: Modules reachable as attributes before they are imported: ``utils`` and flxtrd 0.2.9's
+#: packages ``core`` and ``protocols`` (alias modules, see ``flxtrd._compat``).
+_SUBPACKAGES = frozenset({"core", "protocols", "utils"})
+
 #: Names loaded on first access, and the private module each lives in.
 _LAZY = {
     "AmpqAPI": "flxtrd._amqp",
@@ -122,6 +127,7 @@ _LAZY = {
     "AsyncRestAPI": "flxtrd._rest",
     "AuditLogPlugin": "flxtrd._audit_plugin",
     "AuthPlugin": "flxtrd._auth",
+    "AuthResponse": "flxtrd._compat._auth",
     "BasePlugin": "flxtrd._plugins",
     "Battery": "flxtrd._energy",
     "Bot": "flxtrd._bot",
@@ -170,8 +176,8 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Load a heavy public name (a client, the AMQP protocol, a stream) on first access."""
-    if name == "utils":
-        return importlib.import_module("flxtrd.utils")
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"flxtrd.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'flxtrd' has no attribute {name!r}")
@@ -196,6 +202,7 @@ __all__ = [
     "AsyncRestAPI",
     "AuditLogPlugin",
     "AuthPlugin",
+    "AuthResponse",
     "AuthenticationError",
     "BasePlugin",
     "Battery",

@@ -39,6 +39,7 @@ from glocalflex_rest.models import Location, LoginResponse, MptokenResponse, Tok
 from glocalflex_rest.types import Unset
 
 from flxtrd._base_client import Operation, error_for_response, parse_with
+from flxtrd._compat._auth import Auth029Mixin
 from flxtrd._constants import (
     LOGIN_PATH,
     MPTOKEN_PATH,
@@ -111,7 +112,7 @@ def _known(value: str | Unset | None) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-class AuthPlugin(BasePlugin):
+class AuthPlugin(Auth029Mixin, BasePlugin):
     """Authenticates the client's requests: generation 1 (login, device token) and 2 (OAuth2).
 
     ``AuthPlugin(user, market, verify_ssl)`` works as in flxtrd 0.2.9; ``market`` and
@@ -215,7 +216,13 @@ class AuthPlugin(BasePlugin):
         params: Any = None,
         data: Any = None,
     ) -> Any:
-        """Add ``Authorization`` to REST calls that need it, authenticating first if needed."""
+        """Add ``Authorization`` to REST calls that need it, authenticating first if needed.
+
+        Called with no arguments (flxtrd 0.2.9) it validates the device access token and
+        returns an ``AuthResponse`` (:meth:`validate_access_token`).
+        """
+        if method is None and url is None and headers is None and params is None and data is None:
+            return self.validate_access_token()
         realm = self._realm(url)
         if realm == _GEN2:
             token = self.bearer_token()

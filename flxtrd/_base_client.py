@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
+from flxtrd._compat._config import require_user_and_market
 from flxtrd._config import (
     MarketEndpoint,
     resolve_broker_url,
@@ -253,6 +254,13 @@ class BaseFlexAPIClient:
             raise FlexValidationError("market_url", "conflicts with base_url; pass one", market_url)
         if not isinstance(verify_ssl, bool):
             raise FlexValidationError("verify_ssl", "must be True or False", verify_ssl)
+        require_user_and_market(
+            user=user,
+            access_token=access_token,
+            market=market,
+            market_url=base_url if base_url is not None else market_url,
+            env=env,
+        )
         self.endpoint: MarketEndpoint = resolve_market(
             base_url=base_url if base_url is not None else market_url, market=market, env=env
         )

@@ -7,7 +7,9 @@ Environment variables
 
 ``FLXTRD_MARKET_URL``
     The market's REST API, when neither ``base_url=``/``market_url=`` nor ``market=`` is given.
-    Default: ``https://test.glocalflexmarket.com`` (the public test deployment).
+    Without any of them a client raises ``ValueError``, as flxtrd 0.2.9 did
+    (``flxtrd._compat._config``); a ``FlexMarket(market_url=None)`` without the variable is the
+    public test deployment ``https://test.glocalflexmarket.com``.
 ``FLXTRD_BROKER_URL``
     The AMQP broker, e.g. ``amqps://glocalflexmarket.com:5671//`` or
     ``amqp://127.0.0.1:5672//``, when ``broker_url=`` is not given. It takes precedence over
@@ -17,6 +19,8 @@ Environment variables
 ``FLXTRD_USERNAME``, ``FLXTRD_PASSWORD``
     The account's e-mail and password, for whatever the ``user=`` argument leaves unset
     (generation-1 login and the generation-2 OAuth2 password grant).
+    Without ``user=``, ``access_token=``, ``FLXTRD_ACCESS_TOKEN`` or ``FLXTRD_USERNAME`` a client
+    raises ``ValueError``, as flxtrd 0.2.9 did.
 ``FLXTRD_ACCESS_TOKEN``
     The device (metering point) access token, when neither ``user=`` nor ``access_token=`` sets
     one (generation-1: the broker password; its location is the application key).
@@ -159,8 +163,8 @@ def resolve_market(
     market: Market | None = None,
     env: Mapping[str, str] | None = None,
 ) -> MarketEndpoint:
-    """The market: the sandbox redirect, else ``base_url``, else ``market``, else
-    ``FLXTRD_MARKET_URL``, else the default."""
+    """The market: the sandbox redirect, else ``base_url``, else ``market`` (if it has a URL),
+    else ``FLXTRD_MARKET_URL``, else the default."""
     environ = os.environ if env is None else env
     redirect = environ.get(ENV_MARKET_URL)
     if redirect and is_sandbox_redirect(redirect):
@@ -168,7 +172,7 @@ def resolve_market(
     if base_url is not None:
         port = market.port if market is not None else None
         return normalize_market_url(base_url, port=port, field="base_url")
-    if market is not None:
+    if market is not None and market.market_url is not None:
         return normalize_market_url(market.market_url, port=market.port)
     from_env = environ.get(ENV_MARKET_URL)
     if from_env:
@@ -205,7 +209,7 @@ def resolve_broker_url(
         return from_env
     if endpoint.sandbox_broker_url is not None:
         return endpoint.sandbox_broker_url
-    if market is not None:
+    if market is not None and market.broker is not None:
         broker = market.broker
         if "://" in broker.url and not broker.url.lower().startswith(("http://", "https://")):
             return broker.url  # already a broker URL, e.g. Broker(url="amqp://127.0.0.1//")

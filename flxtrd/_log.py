@@ -1,8 +1,11 @@
 """Logging for flxtrd: one library logger, secrets redaction.
 
-flxtrd logs to ``logging.getLogger("flxtrd")`` and attaches only a :class:`logging.NullHandler`,
-as a library should: nothing is printed until the application configures logging, e.g.
-``logging.basicConfig(level=logging.INFO)``. (flxtrd 0.2.9 attached its own console handler.)
+flxtrd logs on child loggers of ``logging.getLogger("flxtrd")`` (``flxtrd.auth``, ``flxtrd.amqp``,
+...; see :func:`get_logger`) and nothing of it is printed until the application configures
+logging, e.g. ``logging.basicConfig(level=logging.INFO)``, as a library should. The ``flxtrd``
+logger itself carries a :class:`logging.NullHandler` and flxtrd 0.2.9's console handler, which
+prints only what is logged on ``flxtrd`` itself -- by ``flxtrd.log`` and by application code
+(``flxtrd._compat._console``).
 
 Secrets (passwords, access tokens, refresh tokens) never reach a log record: the client registers
 them with :func:`register_secret`, and :data:`secrets_filter`, a :class:`SecretsFilter` attached
@@ -16,7 +19,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from types import TracebackType
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
@@ -26,7 +29,6 @@ __all__ = [
     "SecretsFilter",
     "forget_secret",
     "get_logger",
-    "log",
     "logger",
     "redact",
     "redact_url",
@@ -160,32 +162,6 @@ def register_secret(*secrets: str | None) -> None:
 def forget_secret(*secrets: str | None) -> None:
     """Remove secrets from the shared filter (e.g. a replaced access token)."""
     secrets_filter.remove(*secrets)
-
-
-def log(
-    level: int,
-    msg: object,
-    *args: object,
-    exc_info: ExcInfo = None,
-    stack_info: bool = False,
-    extra: Mapping[str, object] | None = None,
-) -> None:
-    """Log on the ``flxtrd`` logger, e.g. ``log(INFO, pformat(data))`` as the seed README does.
-
-    ``msg`` may be any object (``log(INFO, response.status_code)`` works); ``args`` are merged
-    with ``%`` formatting as in :meth:`logging.Logger.log`. The record names the caller's file
-    and line, not this function's.
-    """
-    if logger.isEnabledFor(level):
-        logger.log(
-            level,
-            msg,
-            *args,
-            exc_info=exc_info,
-            stack_info=stack_info,
-            stacklevel=2,
-            extra=extra,
-        )
 
 
 def redact(text: str, secrets: Iterable[str] | None = None) -> str:

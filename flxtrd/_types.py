@@ -268,12 +268,14 @@ class Market:
     Accepts ``Market(ip=host, broker=Broker(ip=host))`` (seed) and
     ``FlexMarket(market_url=host, market_port=443, broker_url=None, broker_port=5671)``
     (0.2.9; the broker defaults to the market host). ``url`` and ``ip`` are aliases of
-    :attr:`market_url`, ``market_port`` of :attr:`port`.
+    :attr:`market_url`, ``market_port`` of :attr:`port`. A market without a host
+    (``FlexMarket(market_url=None)``, accepted as in 0.2.9) is the market of
+    ``FLXTRD_MARKET_URL``, else the default one, and has no :attr:`broker`.
     """
 
-    market_url: str
+    market_url: str | None
     port: int
-    broker: Broker
+    broker: Broker | None
 
     def __init__(
         self,
@@ -286,12 +288,11 @@ class Market:
         broker: Broker | None = None,
     ) -> None:
         name, host = _pick("market_url", market_url, "ip", ip)
-        if host is None:
-            raise TypeError("Market() needs the market host: market_url= or ip=")
-        self.market_url = _require_host(name, host)
+        self.market_url = None if host is None else _require_host(name, host)
         self.port = _require_port("market_port", market_port)
         if broker is None:
-            broker = Broker(url=host if broker_url is None else broker_url, port=broker_port)
+            if host is not None or broker_url is not None:
+                broker = Broker(url=host if broker_url is None else broker_url, port=broker_port)
         elif broker_url is not None or broker_port != 5671:
             raise TypeError("pass broker= or broker_url=/broker_port=, not both")
         elif not isinstance(broker, Broker):
@@ -299,21 +300,21 @@ class Market:
         self.broker = broker
 
     @property
-    def url(self) -> str:
+    def url(self) -> str | None:
         """Alias of :attr:`market_url` (0.2.9 kept both)."""
         return self.market_url
 
     @url.setter
-    def url(self, value: str) -> None:
+    def url(self, value: str | None) -> None:
         self.market_url = value
 
     @property
-    def ip(self) -> str:
+    def ip(self) -> str | None:
         """The seed README's spelling of :attr:`market_url`."""
         return self.market_url
 
     @ip.setter
-    def ip(self, value: str) -> None:
+    def ip(self, value: str | None) -> None:
         self.market_url = value
 
     @property

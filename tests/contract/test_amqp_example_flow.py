@@ -213,7 +213,8 @@ def public_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     ``utils`` is flxtrd 0.2.9's helper module; the example uses two of its functions.
     """
     try:
-        from flxtrd import _client, _log, _types
+        from flxtrd import _client, _types
+        from flxtrd._compat import _console
     except ImportError as exc:  # the client has not landed
         pytest.skip(f"FlexAPIClient is not available yet: {exc}")
     utils = types.ModuleType("flxtrd.utils")
@@ -227,7 +228,7 @@ def public_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         "FlexResource": _types.FlexResource,
         "FlexUser": _types.FlexUser,
         "MarketOrder": _types.MarketOrder,
-        "log": _log.log,
+        "log": _console.log,
         "utils": utils,
     }
     missing = [name for name in provided if not hasattr(flxtrd, name)]

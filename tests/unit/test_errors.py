@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from flxtrd import _errors as errors
+from flxtrd import log
 from flxtrd._errors import (
     AlreadyConnectedError,
     AuthenticationError,
@@ -40,7 +41,6 @@ from flxtrd._log import (
     SecretsFilter,
     forget_secret,
     get_logger,
-    log,
     logger,
     redact,
     redact_url,
@@ -398,10 +398,16 @@ def test_already_connected_error_explains_resource_locked() -> None:
 # --- logging and redaction -------------------------------------------------------------------
 
 
-def test_library_logger_has_only_a_null_handler() -> None:
-    """The flxtrd logger prints nothing by itself: one NullHandler, no level set."""
+def test_library_logger_has_a_null_and_a_console_handler_only() -> None:
+    """The flxtrd logger: a NullHandler and 0.2.9's console handler, no level set.
+
+    The console handler prints only records of ``flxtrd`` itself, never the library's own
+    (child loggers): tests/compat/test_console_log.py.
+    """
+    from flxtrd._compat._console import ConsoleHandler
+
     assert logging.getLogger(LOGGER_NAME) is logger
-    assert [type(h) for h in logger.handlers] == [logging.NullHandler]
+    assert [type(h) for h in logger.handlers] == [logging.NullHandler, ConsoleHandler]
     assert logger.level == logging.NOTSET
 
 

@@ -237,10 +237,11 @@ def test_market_refuses_a_non_broker() -> None:
         Market(ip="a", broker="b")  # type: ignore[arg-type]
 
 
-def test_market_needs_a_host() -> None:
-    """No host is a TypeError."""
-    with pytest.raises(TypeError):
-        Market()
+def test_market_without_a_host_is_accepted_as_in_0_2_9() -> None:
+    """Market() / FlexMarket(market_url=None) has no URL and no broker (the client picks them)."""
+    market = Market()
+    assert (market.market_url, market.url, market.ip, market.broker) == (None, None, None, None)
+    assert Market(broker_url="b.test").broker == Broker(url="b.test")
 
 
 # --- Flexibility ---------------------------------------------------------------------------------

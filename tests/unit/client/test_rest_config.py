@@ -173,9 +173,9 @@ def test_verify_ssl_false_reaches_the_transport() -> None:
     """FlexAPIClient(verify_ssl=False) builds its HTTPS transport without verification."""
     from flxtrd._client import FlexAPIClient
 
-    with FlexAPIClient(base_url="localhost", env={}) as client:
+    with FlexAPIClient(base_url="localhost", user=User(), env={}) as client:
         assert client.request_protocol._verify is True
-    with FlexAPIClient(base_url="localhost", env={}, verify_ssl=False) as client:
+    with FlexAPIClient(base_url="localhost", user=User(), env={}, verify_ssl=False) as client:
         assert client.request_protocol._verify is False
         transport = client.request_protocol.http_client._transport
         inner = transport.transport  # type: ignore[attr-defined]
@@ -189,8 +189,10 @@ def test_conflicting_arguments_are_refused() -> None:
     from flxtrd._retry import RetryPolicy
 
     with pytest.raises(FlexValidationError):
-        FlexAPIClient(base_url="a.test", market_url="b.test", env={})
+        FlexAPIClient(base_url="a.test", market_url="b.test", user=User(), env={})
     with pytest.raises(FlexValidationError):
-        FlexAPIClient(base_url="a.test", max_retries=1, retry_policy=RetryPolicy(), env={})
+        FlexAPIClient(
+            base_url="a.test", max_retries=1, retry_policy=RetryPolicy(), user=User(), env={}
+        )
     with pytest.raises(FlexValidationError):
-        FlexAPIClient(base_url="a.test", timeout=-1, env={})
+        FlexAPIClient(base_url="a.test", timeout=-1, user=User(), env={})

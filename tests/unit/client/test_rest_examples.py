@@ -240,7 +240,8 @@ def public_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     Returns the names that were missing (the owner of ``flxtrd/__init__.py`` exports them).
     ``utils`` (a 0.2.9 module the REST example imports but does not use) gets a stub.
     """
-    from flxtrd import _client, _log, _types
+    from flxtrd import _client, _types
+    from flxtrd._compat import _console
 
     provided = {
         "ASK": _types.ASK,
@@ -256,7 +257,7 @@ def public_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         "MarketOrder": _types.MarketOrder,
         "OrderType": _types.OrderType,
         "User": _types.User,
-        "log": _log.log,
+        "log": _console.log,
         "utils": types.ModuleType("flxtrd.utils"),
     }
     missing = [name for name in provided if not hasattr(flxtrd, name)]

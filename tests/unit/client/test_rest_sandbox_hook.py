@@ -75,14 +75,14 @@ def test_missing_sandbox_hook_is_a_configuration_error(monkeypatch: pytest.Monke
     """Without flxtrd.sandbox.embedded_transport the client says what is missing."""
     monkeypatch.delattr(flxtrd.sandbox, "embedded_transport", raising=False)
     with pytest.raises(ConfigurationError, match="embedded_transport"):
-        FlexAPIClient(base_url="sandbox://", env={})
+        FlexAPIClient(base_url="sandbox://", user=make_user(), env={})
 
 
 def test_sandbox_is_imported_only_for_sandbox_urls() -> None:
     """A client for a real market never imports flxtrd.sandbox."""
     code = (
-        "import sys; from flxtrd._client import FlexAPIClient;"
-        "c = FlexAPIClient(base_url='localhost', env={}); c.close();"
+        "import sys; from flxtrd import FlexAPIClient, User;"
+        "c = FlexAPIClient(base_url='localhost', user=User(), env={}); c.close();"
         "assert 'flxtrd.sandbox' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
