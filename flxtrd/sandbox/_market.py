@@ -564,11 +564,12 @@ class SandboxMarket:
             raise OrderInputError(("body", "location"), "Input should be an object", "dict_type")
         raw_ids = location.get("location_id")
         if raw_ids is not None and (
-            not isinstance(raw_ids, list) or not all(isinstance(i, str) for i in raw_ids)
+            not isinstance(raw_ids, list)
+            or not all(i is None or isinstance(i, str) for i in raw_ids)
         ):
             raise OrderInputError(
                 ("body", "location", "location_id"),
-                "Input should be a list of strings or null",
+                "Input should be a list of strings (or nulls) or null",
                 "list_type",
             )
         side, power, price = body.get("side"), body.get("power"), body.get("price")
