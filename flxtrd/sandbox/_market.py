@@ -441,8 +441,9 @@ class SandboxMarket:
         return self.accounts.issue_login_token(account)
 
     def account_by_token(self, access_token: str) -> tuple[Account, Location] | None:
-        """``GET /users/mptoken/{token}``: the account and location of a device token, or None."""
-        return self.accounts.by_device_token(access_token)
+        """``GET /users/mptoken/{token}``: the account and location of a device token (made on
+        first use unless the accounts are strict), or None."""
+        return self.accounts.device(access_token)
 
     def user_for_login_token(self, token: str) -> Account:
         """The account of a ``/deals/`` bearer: a login JWT or an OAuth2 access token."""

@@ -85,7 +85,7 @@ from urllib.parse import quote
 from flxtrd._errors import BrokerError
 from flxtrd._log import get_logger
 
-from ._accounts import Account
+from ._accounts import Account, Location
 from ._market import SandboxMarket
 
 __all__ = [
@@ -430,7 +430,8 @@ class BrokerUsers:
 class ProvisioningMarket(SandboxMarket):
     """A `SandboxMarket` whose generation-1 logins make the account a broker user first.
 
-    ``POST /users/login`` answers only once the account can log in to the broker. Provisioning
+    ``POST /users/login`` (and ``GET /users/mptoken/{token}``, for a device that knows only its
+    token) answers only once the account can log in to the broker. Provisioning
     errors are logged, not raised: REST keeps working, only the broker login of that account
     fails.
     """
@@ -447,6 +448,17 @@ class ProvisioningMarket(SandboxMarket):
         except BrokerUsersError as exc:
             _log.error("could not make %r a broker user: %s", account.user_id, exc)
         return account
+
+    def account_by_token(self, access_token: str) -> tuple[Account, Location] | None:
+        """Look up a device token (see `SandboxMarket.account_by_token`) and make its account a
+        broker user, so a device that knows only its token can log in to the broker."""
+        found = super().account_by_token(access_token)
+        if found is not None:
+            try:
+                self.broker_users.ensure([found[0]])
+            except BrokerUsersError as exc:
+                _log.error("could not make %r a broker user: %s", found[0].user_id, exc)
+        return found
 
     def provision_known(self) -> list[str]:
         """Make every account known now (a strict accounts file) a broker user."""
