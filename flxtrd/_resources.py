@@ -138,7 +138,7 @@ def _fields(
     delivery_end: datetime | None,
     expiry_time: datetime | None,
     country_code: str | None,
-    location_ids: Sequence[str] | None,
+    location_ids: Sequence[str | None] | None,
 ) -> dict[str, Any]:
     return {
         "side": side,
@@ -169,7 +169,7 @@ class Orders:
         delivery_end: datetime | None = None,
         expiry_time: datetime | None = None,
         country_code: str | None = None,
-        location_ids: Sequence[str] | None = None,
+        location_ids: Sequence[str | None] | None = None,
         retry: bool = False,
     ) -> Order:
         """Validate and place an order; ``retry=True`` allows retrying the POST (may duplicate)."""
@@ -224,7 +224,7 @@ class RawOrders:
         delivery_end: datetime | None = None,
         expiry_time: datetime | None = None,
         country_code: str | None = None,
-        location_ids: Sequence[str] | None = None,
+        location_ids: Sequence[str | None] | None = None,
         retry: bool = False,
     ) -> RawResponse[Order]:
         """:meth:`Orders.place` with the raw response."""
@@ -279,7 +279,7 @@ class AsyncOrders:
         delivery_end: datetime | None = None,
         expiry_time: datetime | None = None,
         country_code: str | None = None,
-        location_ids: Sequence[str] | None = None,
+        location_ids: Sequence[str | None] | None = None,
         retry: bool = False,
     ) -> Order:
         """Validate and place an order; ``retry=True`` allows retrying the POST (may duplicate)."""
@@ -334,7 +334,7 @@ class AsyncRawOrders:
         delivery_end: datetime | None = None,
         expiry_time: datetime | None = None,
         country_code: str | None = None,
-        location_ids: Sequence[str] | None = None,
+        location_ids: Sequence[str | None] | None = None,
         retry: bool = False,
     ) -> RawResponse[Order]:
         """:meth:`AsyncOrders.place` with the raw response."""

@@ -80,7 +80,7 @@ QUARTER_HOUR = "must be on the quarter hour in UTC (:00, :15, :30 or :45, zero s
 AFTER_DELIVERY_START = "must be after delivery_start"
 SIDE = "must be 'buy' or 'sell' (sell = ask, buy = bid)"
 COUNTRY = "must be one of " + ", ".join(repr(c) for c in sorted(COUNTRY_CODES)) + " ('' = any)"
-LOCATION_IDS = f"must be None or a non-empty list of at most {MAX_LOCATION_IDS} strings"
+LOCATION_IDS = f"must be None or a list of at most {MAX_LOCATION_IDS} strings (or Nones)"
 NON_EMPTY_STRING = "must be a non-empty string"
 
 
@@ -174,15 +174,20 @@ def _require_quarter_hour(field: str, utc: datetime) -> None:
         raise FlexValidationError(field, QUARTER_HOUR, utc)
 
 
-def _location_ids(value: object) -> list[str] | None:
+def _location_ids(value: object) -> list[str | None] | None:
+    """The ``location_id`` list as sent: ids, ``.*`` patterns and ``None`` items kept as given.
+
+    The market reads ``None``, ``[]`` and ``[None]`` (the vendor client's default) as any
+    location; see ``OrderLocation`` in ``specs/openapi.yaml``.
+    """
     if value is None:
         return None
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise FlexValidationError("location_ids", LOCATION_IDS, value)
-    if not value or len(value) > MAX_LOCATION_IDS:
+    if len(value) > MAX_LOCATION_IDS:
         raise FlexValidationError("location_ids", LOCATION_IDS, value)
     return [
-        require_string(f"location_ids[{i}]", item, MAX_LOCATION_ID_LENGTH)
+        None if item is None else require_string(f"location_ids[{i}]", item, MAX_LOCATION_ID_LENGTH)
         for i, item in enumerate(value)
     ]
 
@@ -198,7 +203,7 @@ class OrderSpec:
         delivery_start, delivery_end: aware datetimes on the quarter hour; end after start.
         expiry_time: aware datetime, at or before ``delivery_start``, in the future.
         country_code: one of :data:`COUNTRY_CODES` (``""`` = any country).
-        location_ids: ``None`` (any location) or a non-empty list of location ids.
+        location_ids: location ids (or ``.*`` patterns); ``None``, ``[]`` or ``[None]`` for any.
         baseline: a sell order's baseline (``Baseline`` in the spec), checked by the market.
     """
 
@@ -209,7 +214,7 @@ class OrderSpec:
     delivery_end: datetime
     expiry_time: datetime
     country_code: str = ""
-    location_ids: Sequence[str] | None = None
+    location_ids: Sequence[str | None] | None = None
     #: A sell order's baseline metering data (the spec's ``Baseline``), or None to send it later.
     baseline: Mapping[str, Any] | None = None
 

@@ -11,10 +11,17 @@ same seed and differs between seeds:
 - one location: ``_id`` (the application key, also the AMQP reply queue) 24 hex digits, and
   ``token`` (the device access token, the AMQP password) a UUID-shaped string.
 
+ANY device access token logs in too (``GET /users/mptoken/{token}``, what flxtrd 0.2.9 code
+that passes only ``access_token=`` calls): an unknown token is made a device on first use, the
+one location of an account of its own (:meth:`Accounts.device`), whose ids are derived from the
+token as above and whose device token is the token given. So the vendor's examples run with
+their placeholder token.
+
 Strict mode
 -----------
-Only the accounts of an accounts file log in, with their passwords; anything else is refused
-(401 for generation 1, ``invalid_grant`` for OAuth2). The file is JSON or TOML (by suffix:
+Only the accounts of an accounts file log in, with their passwords, and only their devices'
+tokens are known; anything else is refused (401 for generation 1, 404 for an unknown device
+token, ``invalid_grant`` for OAuth2). The file is JSON or TOML (by suffix:
 ``.toml`` is TOML, anything else JSON) holding a list ``accounts``; each entry has ``email`` and
 ``password``, and may fix ``user_id`` and ``locations`` (each ``{"_id" | "id", "token", "name"}``,
 all optional; missing ids and tokens are derived as above)::
@@ -268,6 +275,20 @@ class Accounts:
         """The account and location of a device access token, or None if it is unknown."""
         with self._lock:
             return self._by_device.get(token)
+
+    def device(self, token: str) -> tuple[Account, Location] | None:
+        """The account and location of a device access token; in permissive mode an unknown
+        token becomes a device on first use (an account of its own, ids derived from the token,
+        its device token ``token``); strict mode knows only the accounts file's (None)."""
+        with self._lock:
+            found = self._by_device.get(token)
+            if found is not None or self.strict or not token:
+                return found
+            email = f"device-{self._digest('device-token', token)[:20]}@devices.sandbox.invalid"
+            derived = self.derive(email)
+            location = Location(derived.locations[0].id, token, "Sandbox device")
+            self._add(Account(derived.email, derived.user_id, (location,)))
+            return self._by_device[token]
 
     def owns_application_key(self, user_id: str, application_key: str) -> bool:
         """Whether ``application_key`` is a location of the account ``user_id``."""

@@ -54,7 +54,12 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 "anyOf": [
                     {
                         "type": "array",
-                        "items": {"type": "string", "minLength": 1, "maxLength": 128},
+                        "items": {
+                            "anyOf": [
+                                {"type": "string", "minLength": 1, "maxLength": 128},
+                                {"type": "null"},
+                            ]
+                        },
                         "maxItems": 1000,
                     },
                     {"type": "null"},

@@ -285,6 +285,9 @@ def replies_for_events(events: Iterable[Event], directory: KeyDirectory) -> list
                     replies.extend(cancel_reply(event.reason, (key,), key, event.message_id))
         elif isinstance(event, Expired) and event.generation == 1 and event.application_key:
             key = event.application_key
-            reason = f"expired: order {event.order_id} was not matched before its expirationtime"
+            reason = (
+                f"expired: order {event.order_id} was not matched before its expirationtime"
+                " (or its delivery start, if that came first)"
+            )
             replies.extend(cancel_reply(reason, (key,), key, event.message_id))
     return replies

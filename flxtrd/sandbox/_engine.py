@@ -13,8 +13,8 @@ Who may trade, at what price and for how long an order lives is decided by the n
 of `_rules` only: `prices_cross` (bid price >= ask price), `deal_price` (pay-as-bid: the BID's
 price), `windows_fit` (generation 1: identical windows; generation 2: the sell window lies within
 the buy window), `contract_window` (the sell window), `countries_match` (equal),
-`locations_match` (intersect, None/empty = any), `gen1_expires_at_ms` / `gen2_expires_at_ms`,
-`is_expired`, `initial_status`, `validate_gen1` / `validate_gen2`.
+`locations_match` (ids or `.*` patterns meet, None/empty = any), `gen1_expires_at_ms` /
+`gen2_expires_at_ms`, `is_expired`, `initial_status`, `validate_gen1` / `validate_gen2`.
 A bid FITS an ask when all of: same generation, `countries_match`, `windows_fit`,
 `locations_match`, `prices_cross`. Priority among orders of one side is price (buys: highest
 first; sells: lowest first), then time of arrival, across all fitting windows.
@@ -496,7 +496,7 @@ class MatchingEngine:
                 f"before it arrived at {now} ms",
                 "expiry_time", now,
             )  # fmt: skip
-        ids = tuple(sorted(set(order.location_ids))) if order.location_ids else None
+        ids = rules.normalize_location_ids(order.location_ids)
         return RestingOrder(
             order_id=self._order_ids.next(),
             seq=self._next_seq(),

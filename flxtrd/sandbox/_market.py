@@ -441,8 +441,9 @@ class SandboxMarket:
         return self.accounts.issue_login_token(account)
 
     def account_by_token(self, access_token: str) -> tuple[Account, Location] | None:
-        """``GET /users/mptoken/{token}``: the account and location of a device token, or None."""
-        return self.accounts.by_device_token(access_token)
+        """``GET /users/mptoken/{token}``: the account and location of a device token (made on
+        first use unless the accounts are strict), or None."""
+        return self.accounts.device(access_token)
 
     def user_for_login_token(self, token: str) -> Account:
         """The account of a ``/deals/`` bearer: a login JWT or an OAuth2 access token."""
@@ -564,11 +565,12 @@ class SandboxMarket:
             raise OrderInputError(("body", "location"), "Input should be an object", "dict_type")
         raw_ids = location.get("location_id")
         if raw_ids is not None and (
-            not isinstance(raw_ids, list) or not all(isinstance(i, str) for i in raw_ids)
+            not isinstance(raw_ids, list)
+            or not all(i is None or isinstance(i, str) for i in raw_ids)
         ):
             raise OrderInputError(
                 ("body", "location", "location_id"),
-                "Input should be a list of strings or null",
+                "Input should be a list of strings (or nulls) or null",
                 "list_type",
             )
         side, power, price = body.get("side"), body.get("power"), body.get("price")

@@ -49,6 +49,19 @@ Existing RabbitMQ users that do not carry the ``flxtrd-sandbox`` tag (``guest``,
 changed: an account whose ``userId`` names one is skipped with a warning.
 :meth:`BrokerUsers.delete_all` removes the users this process made (the served sandbox does so
 on shutdown).
+
+Several sandboxes on one broker
+-------------------------------
+RabbitMQ users are global (not per virtual host), and two sandboxes with the same ``--seed`` (or
+accounts files naming the same ``user_id``) make the same users. So a user is reference-counted:
+every sandbox that provisions it adds an owner tag ``flxtrd-sandbox:<owner>@<vhost>`` (``owner``
+is random per :class:`BrokerUsers`, ``vhost`` URL-quoted) next to ``flxtrd-sandbox``, and on
+shutdown a sandbox only removes its own tag. The user is deleted when no owner tag is left; while
+others remain, its permissions on this sandbox's virtual host are cleared unless another owner
+uses the same virtual host. Both steps run as one ``rabbitmqctl eval`` each, so two sandboxes
+starting or stopping together do not lose each other's tags. The last sandbox to provision a
+user sets its password and permissions (identical for the same seed). A sandbox killed without
+its shutdown leaves its tag behind, and with it the user (as ``--keep-broker-users`` does).
 """
 
 from __future__ import annotations
@@ -63,17 +76,20 @@ import shutil
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from flxtrd._errors import BrokerError
 from flxtrd._log import get_logger
 
-from ._accounts import Account
+from ._accounts import Account, Location
 from ._market import SandboxMarket
 
 __all__ = [
+    "OWNER_TAG_PREFIX",
     "SANDBOX_USER_TAG",
     "BrokerUsers",
     "BrokerUsersError",
@@ -89,7 +105,39 @@ _log = get_logger("sandbox.rabbitmq")
 SANDBOX_USER_TAG = "flxtrd-sandbox"
 """The tag on every RabbitMQ user the sandbox makes."""
 
+OWNER_TAG_PREFIX = f"{SANDBOX_USER_TAG}:"
+"""Owner tags are ``flxtrd-sandbox:<owner>@<vhost>`` (see "Several sandboxes on one broker")."""
+
 _HASHING = "rabbit_password_hashing_sha256"
+
+_TAGS_OF = (
+    "Tags = fun(U) -> case rabbit_auth_backend_internal:lookup_user(U) of"
+    " {{ok, R}} -> [rabbit_data_coercion:to_binary(T) || T <- internal_user:get_tags(R)];"
+    " _ -> [] end end,"
+)
+_IMPORT_KEEPING_TAGS = (
+    "Doc = rabbit_json:decode({document}), "
+    + _TAGS_OF
+    + ' Users = [maps:put(<<"tags">>, lists:usort(maps:get(<<"tags">>, M)'
+    ' ++ Tags(maps:get(<<"name">>, M))), M) || M <- maps:get(<<"users">>, Doc)],'
+    ' rabbit_definitions:import_raw(rabbit_json:encode(maps:put(<<"users">>, Users, Doc))).'
+)
+"""Import a definitions document, each user keeping the tags it has (other owners')."""
+_RELEASE = (
+    "Mine = {mine}, Acting = {acting}, VHost = {vhost}, Prefix = {prefix}, Suffix = {suffix}, "
+    + _TAGS_OF
+    + " Owned = fun(T) -> binary:longest_common_prefix([T, Prefix]) =:= byte_size(Prefix) end,"
+    " Here = fun(T) -> binary:longest_common_suffix([T, Suffix]) =:= byte_size(Suffix) end,"
+    " lists:foreach(fun(U) -> case rabbit_auth_backend_internal:lookup_user(U) of"
+    " {{ok, _}} -> Left = [T || T <- Tags(U), T =/= Mine],"
+    " case [T || T <- Left, Owned(T)] of"
+    " [] -> rabbit_auth_backend_internal:delete_user(U, Acting);"
+    " Owners -> rabbit_auth_backend_internal:set_tags(U, Left, Acting),"
+    " case [T || T <- Owners, Here(T)] of"
+    " [] -> rabbit_auth_backend_internal:clear_permissions(U, VHost, Acting); _ -> ok end end;"
+    " _ -> ok end end, [{users}])."
+)
+"""Drop this owner's tag from each user; delete a user no owner is left on (one eval)."""
 _FALLBACK_POLL_S = 0.1
 _FALLBACK_TIMEOUT_S = 10.0
 
@@ -173,7 +221,8 @@ class BrokerUsers:
     """Makes sandbox accounts exist as RabbitMQ users (see the module); thread-safe.
 
     ``ctl`` runs ``rabbitmqctl``; ``vhost``, ``exchange`` and ``reply_exchange`` shape the
-    permissions.
+    permissions; ``owner`` names this instance in its owner tags (random by default; see
+    "Several sandboxes on one broker" in the module).
     """
 
     def __init__(
@@ -183,11 +232,13 @@ class BrokerUsers:
         vhost: str = "/",
         exchange: str = "in",
         reply_exchange: str = "ticker-out",
+        owner: str | None = None,
     ) -> None:
         self.ctl = ctl or Rabbitmqctl()
         self.vhost = vhost
         self.exchange = exchange
         self.reply_exchange = reply_exchange
+        self.owner = owner if owner is not None else uuid.uuid4().hex[:12]
         self._lock = threading.Lock()
         self._foreign: frozenset[str] | None = None
         self._made: dict[str, tuple[str, frozenset[str]]] = {}
@@ -215,6 +266,15 @@ class BrokerUsers:
             )
         return self._foreign
 
+    @property
+    def owner_tag(self) -> str:
+        """This instance's owner tag on the users it provisions."""
+        return f"{OWNER_TAG_PREFIX}{self.owner}{self._vhost_suffix}"
+
+    @property
+    def _vhost_suffix(self) -> str:
+        return "@" + quote(self.vhost, safe="")
+
     def definitions(self, accounts: Iterable[Account]) -> dict[str, Any]:
         """The definitions document (users, permissions) making ``accounts`` broker users."""
         users: list[dict[str, Any]] = []
@@ -226,7 +286,7 @@ class BrokerUsers:
                     "name": account.user_id,
                     "password_hash": password_hash(account.locations[0].token),
                     "hashing_algorithm": _HASHING,
-                    "tags": [SANDBOX_USER_TAG],
+                    "tags": [SANDBOX_USER_TAG, self.owner_tag],
                 }
             )
             permissions.append(
@@ -273,7 +333,7 @@ class BrokerUsers:
     def _import(self, accounts: list[Account]) -> None:
         document = json.dumps(self.definitions(accounts), separators=(",", ":"))
         if self._use_eval:
-            expression = f"rabbit_definitions:import_raw({_erlang_binary(document)})."
+            expression = _IMPORT_KEEPING_TAGS.format(document=_erlang_binary(document))
             try:
                 out = self.ctl.run("eval", stdin=expression)
             except BrokerUsersError as exc:
@@ -286,8 +346,25 @@ class BrokerUsers:
                     "rabbit_definitions:import_raw answered %r; using import_definitions", out
                 )
                 self._use_eval = False
-        self.ctl.run("import_definitions", "--format", "json", stdin=document)
+        self.ctl.run("import_definitions", "--format", "json", stdin=self._merged_tags(document))
         self._await_permissions({a.user_id for a in accounts})
+
+    def _tags_now(self) -> dict[str, list[str]]:
+        """Every broker user's tags, read with ``list_users`` (the fallback paths)."""
+        users: Any = json.loads(self.ctl.run("list_users", "--formatter", "json") or "[]")
+        return {
+            str(u["user"]): [str(t) for t in (u.get("tags") or [])]
+            for u in users
+            if isinstance(u, dict) and "user" in u
+        }
+
+    def _merged_tags(self, document: str) -> str:
+        """``document`` with each user's existing tags (other owners') added to its own."""
+        existing = self._tags_now()
+        definitions = json.loads(document)
+        for user in definitions["users"]:
+            user["tags"] = sorted(set(user["tags"]) | set(existing.get(user["name"], [])))
+        return json.dumps(definitions, separators=(",", ":"))
 
     def _await_permissions(self, user_ids: set[str]) -> None:
         """``import_definitions`` is asynchronous: poll until every user has its permissions."""
@@ -303,29 +380,47 @@ class BrokerUsers:
             threading.Event().wait(_FALLBACK_POLL_S)
 
     def delete(self, user_ids: Iterable[str]) -> None:
-        """Delete these users if this instance made them (others are left alone)."""
+        """Release these users if this instance made them (others are left alone): drop this
+        instance's owner tag, and delete a user no other sandbox owns (see the module)."""
         with self._lock:
             mine = sorted(uid for uid in set(user_ids) if uid in self._made)
             if not mine:
                 return
-            binaries = ", ".join(_erlang_binary(uid) for uid in mine)
-            expression = (
-                "lists:foreach(fun(U) -> rabbit_auth_backend_internal:delete_user(U,"
-                f" {_erlang_binary(SANDBOX_USER_TAG)}) end, [{binaries}])."
+            expression = _RELEASE.format(
+                mine=_erlang_binary(self.owner_tag),
+                acting=_erlang_binary(SANDBOX_USER_TAG),
+                vhost=_erlang_binary(self.vhost),
+                prefix=_erlang_binary(OWNER_TAG_PREFIX),
+                suffix=_erlang_binary(self._vhost_suffix),
+                users=", ".join(_erlang_binary(uid) for uid in mine),
             )
             try:
                 self.ctl.run("eval", stdin=expression)
             except BrokerUsersError as exc:
-                _log.info("batch delete failed (%s); deleting one by one", exc)
-                for uid in mine:
-                    try:
-                        self.ctl.run("delete_user", uid)
-                    except BrokerUsersError as err:
-                        if "does not exist" not in str(err) and "no_such_user" not in str(err):
-                            raise
+                _log.info("batch release failed (%s); releasing one by one", exc)
+                self._release_one_by_one(mine)
             for uid in mine:
                 self._made.pop(uid, None)
-            _log.info("deleted %d broker user(s)", len(mine))
+            _log.info("released %d broker user(s)", len(mine))
+
+    def _release_one_by_one(self, user_ids: list[str]) -> None:
+        """The fallback of :meth:`delete` with documented ``rabbitmqctl`` commands."""
+        tags = self._tags_now()
+        for uid in user_ids:
+            if uid not in tags:
+                continue
+            left = [t for t in tags[uid] if t != self.owner_tag]
+            owners = [t for t in left if t.startswith(OWNER_TAG_PREFIX)]
+            try:
+                if not owners:
+                    self.ctl.run("delete_user", uid)
+                    continue
+                self.ctl.run("set_user_tags", uid, *left)
+                if not any(t.endswith(self._vhost_suffix) for t in owners):
+                    self.ctl.run("clear_permissions", "-p", self.vhost, uid)
+            except BrokerUsersError as err:
+                if "does not exist" not in str(err) and "no_such_user" not in str(err):
+                    raise
 
     def delete_all(self) -> None:
         """Delete every user this instance made."""
@@ -335,7 +430,8 @@ class BrokerUsers:
 class ProvisioningMarket(SandboxMarket):
     """A `SandboxMarket` whose generation-1 logins make the account a broker user first.
 
-    ``POST /users/login`` answers only once the account can log in to the broker. Provisioning
+    ``POST /users/login`` (and ``GET /users/mptoken/{token}``, for a device that knows only its
+    token) answers only once the account can log in to the broker. Provisioning
     errors are logged, not raised: REST keeps working, only the broker login of that account
     fails.
     """
@@ -352,6 +448,17 @@ class ProvisioningMarket(SandboxMarket):
         except BrokerUsersError as exc:
             _log.error("could not make %r a broker user: %s", account.user_id, exc)
         return account
+
+    def account_by_token(self, access_token: str) -> tuple[Account, Location] | None:
+        """Look up a device token (see `SandboxMarket.account_by_token`) and make its account a
+        broker user, so a device that knows only its token can log in to the broker."""
+        found = super().account_by_token(access_token)
+        if found is not None:
+            try:
+                self.broker_users.ensure([found[0]])
+            except BrokerUsersError as exc:
+                _log.error("could not make %r a broker user: %s", found[0].user_id, exc)
+        return found
 
     def provision_known(self) -> list[str]:
         """Make every account known now (a strict accounts file) a broker user."""

@@ -148,6 +148,12 @@ def _admit(order: Gen1Order | Gen2Order, index: int, now_ms: int) -> _Ref | None
         ref = _Ref(
             index, 2, side, float(order.price), float(order.power), order.delivery_start_ms,
             order.delivery_end_ms, expires, order.country_code,
-            frozenset(order.location_ids) if order.location_ids else None,
+            _locations(order.location_ids),
         )  # fmt: skip
     return None if rules.is_expired(ref.expires_at, now_ms) else ref
+
+
+def _locations(ids: tuple[str | None, ...] | None) -> frozenset[str] | None:
+    """The order's location set as the rules see it (null items dropped; None for any)."""
+    kept = rules.normalize_location_ids(ids)
+    return frozenset(kept) if kept else None

@@ -16,8 +16,10 @@ Constraints the engine's index relies on (keep them when changing a rule):
 from __future__ import annotations
 
 import enum
+import functools
 import math
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from ._types import Gen1Order, Gen2Order, OrderStatus, Side
@@ -120,9 +122,56 @@ def countries_match(buy_country: str, sell_country: str) -> bool:
     return buy_country == sell_country
 
 
+LOCATION_WILDCARD = ".*"
+"""In a location id, stands for any run of characters (the id is then a pattern)."""
+
+
+def normalize_location_ids(ids: Iterable[str | None] | None) -> tuple[str, ...] | None:
+    """*Inferred*: the location ids an order is restricted to, sorted and unique; None for any.
+
+    ``location_id`` may be ``null``, ``[]``, or a list whose items are ids or ``null``. The
+    vendor's generation-2 client sends ``[null]`` by default for "no restriction", so ``null``
+    items are dropped and a list with no id left (``null``, ``[]``, ``[null]``) means any
+    location.
+    """
+    if ids is None:
+        return None
+    kept = sorted({i for i in ids if i is not None})
+    return tuple(kept) if kept else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _location_pattern(pattern: str) -> re.Pattern[str]:
+    """The regular expression of a location pattern: ``.*`` is any run, the rest literal."""
+    return re.compile(".*".join(re.escape(part) for part in pattern.split(LOCATION_WILDCARD)), re.S)
+
+
+def location_ids_match(a: str, b: str) -> bool:
+    """*Inferred*: two location ids match when equal, or when one is a pattern (holds ``.*``)
+    that matches the whole of the other (``loc.*`` matches ``loc1``, ``loc.*`` and ``loc``).
+
+    Older versions of the vendor's client sent ``["loc.*"]`` next to sellers' ``["loc1", ...]``,
+    a regular expression by its look; only the ``.*`` wildcard is given a meaning (no other
+    regular-expression syntax), so matching stays linear and hostile ids cannot be expensive.
+    """
+    if a == b:
+        return True
+    return bool(
+        (LOCATION_WILDCARD in a and _location_pattern(a).fullmatch(b))
+        or (LOCATION_WILDCARD in b and _location_pattern(b).fullmatch(a))
+    )
+
+
 def locations_match(buy_ids: frozenset[str] | None, sell_ids: frozenset[str] | None) -> bool:
-    """Location id sets intersect; None or empty on either side means any location."""
-    return not buy_ids or not sell_ids or not buy_ids.isdisjoint(sell_ids)
+    """Locations meet: None or empty on either side means any location; otherwise some id of
+    one side matches some id of the other (`location_ids_match`: equal, or a ``.*`` pattern)."""
+    if not buy_ids or not sell_ids or not buy_ids.isdisjoint(sell_ids):
+        return True
+    if not any(LOCATION_WILDCARD in i for i in buy_ids) and not any(
+        LOCATION_WILDCARD in i for i in sell_ids
+    ):
+        return False
+    return any(location_ids_match(b, s) for b in buy_ids for s in sell_ids)
 
 
 # --------------------------------------------------------------------------------------------
@@ -130,8 +179,16 @@ def locations_match(buy_ids: frozenset[str] | None, sell_ids: frozenset[str] | N
 
 
 def gen1_expires_at_ms(expirationtime: int, starttime: int) -> int:
-    """A generation-1 order expires at its `expirationtime` (validation keeps it <= starttime)."""
-    return expirationtime
+    """*Inferred*: a generation-1 order expires at its `expirationtime` or at its delivery start
+    (`starttime`), whichever is first.
+
+    flxtrd 0.2.9 sends ``expirationtime = starttime + order_expiration_min``, after the delivery
+    start, and the market matched such orders (the ``ask_closed_order`` / ``bid_closed_order``
+    replies in the vendor's ``examples/trading_client.py``), so a late `expirationtime` is not
+    refused. Flexibility cannot be traded once its delivery has begun, so such an order stays
+    matchable until its delivery start and expires there.
+    """
+    return min(expirationtime, starttime)
 
 
 def gen2_expires_at_ms(expiry_time_ms: int, delivery_start_ms: int) -> int:
@@ -210,7 +267,7 @@ def _is_name(value: object) -> bool:
 
 
 def validate_gen1(order: Gen1Order) -> Violation | None:
-    """Check a generation-1 order: positive power and runtime, price >= 0, expiry <= start."""
+    """Check a generation-1 order: positive power and runtime, price >= 0, expiry >= 0."""
     if order.side not in ("ask", "bid"):
         return Violation("side", f"side must be 'ask' or 'bid', not {order.side!r}")
     if not _is_name(order.application_key):
@@ -230,13 +287,7 @@ def validate_gen1(order: Gen1Order) -> Violation | None:
             "expirationtime",
             f"expirationtime must be an integer >= 0, not {order.expirationtime!r}",
         )
-    if order.expirationtime > order.starttime:
-        return Violation(
-            "expirationtime",
-            f"expirationtime {order.expirationtime} is after starttime {order.starttime}: "
-            "an order must expire at or before its delivery start",
-        )
-    return None
+    return None  # an expirationtime after starttime is accepted: see `gen1_expires_at_ms`
 
 
 def is_quarter_hour(time_ms: int) -> bool:
@@ -272,7 +323,11 @@ def validate_gen2(order: Gen2Order) -> Violation | None:
         return Violation("country_code", "country_code must be a string")
     ids = order.location_ids
     if ids is not None and (
-        isinstance(ids, str) or not isinstance(ids, Collection) or not all(_is_name(i) for i in ids)
+        isinstance(ids, str)
+        or not isinstance(ids, Collection)
+        or not all(i is None or _is_name(i) for i in ids)
     ):
-        return Violation("location_id", "location ids must be a list of non-empty strings or null")
+        return Violation(
+            "location_id", "location ids must be null or a list of non-empty strings (or nulls)"
+        )
     return None

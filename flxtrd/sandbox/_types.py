@@ -170,8 +170,9 @@ class Gen2Order:
     """When the order expires if unmatched (see `_rules.gen2_expires_at_ms`)."""
     country_code: str = ""
     """Country of delivery; empty for none."""
-    location_ids: tuple[str, ...] | None = None
-    """Location ids the order may be matched in; None or empty for any."""
+    location_ids: tuple[str | None, ...] | None = None
+    """Location ids (or ``.*`` patterns) the order may be matched in; None, empty or only
+    None items for any (see `_rules.normalize_location_ids`)."""
     baseline: object | None = None
     """Baseline metering data of a sell order (opaque to the engine); None to send it later."""
 

@@ -91,7 +91,7 @@ class OrderLine(Struct):
     expirationtime: Annotated[
         int,
         Meta(
-            description="When the order expires if unmatched, ms since epoch.",
+            description="When the order expires if unmatched, ms since epoch. An order expires at its `expirationtime` or at its `starttime`, whichever is first; a later `expirationtime` is accepted, not refused.",
             ge=0,
             le=9223372036854775807,
         ),

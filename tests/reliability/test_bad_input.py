@@ -343,7 +343,7 @@ GEN2_CASES = [
              "delivery_start", DATETIME),
     Gen2Case("wrong type: generation-1 side", fields2(side="ask"), "side", SIDE),
     Gen2Case("wrong type: location ids as one string", fields2(location_ids="L1"),
-             "location_ids", "non-empty list"),
+             "location_ids", "None or a list"),
 ]  # fmt: skip
 
 

@@ -215,6 +215,8 @@ def test_a_full_debug_run_shows_no_secret(debug_logs: CaptureAll, embedded: Any)
         # failing requests
         for call in (
             lambda: seller.make_request("GET", f"/users/mptoken/{DEVICE_TOKEN}"),
+            # any device token is known (a device made on first use): make the path fail
+            lambda: seller.make_request("POST", f"/users/mptoken/{DEVICE_TOKEN}"),
             lambda: seller.make_request("GET", "/deals/", params={"token": DEVICE_TOKEN}),
             lambda: seller.make_request(
                 "POST", "/users/login", json={"email": "x", "password": PASSWORD}
@@ -258,9 +260,14 @@ def test_a_full_debug_run_shows_no_secret(debug_logs: CaptureAll, embedded: Any)
 def test_a_debug_run_over_real_http_shows_no_secret(debug_logs: CaptureAll) -> None:
     """The sandbox app over real HTTP (httpcore logging at DEBUG too): no secret shown."""
     from flxtrd.sandbox import SandboxMarket
+    from flxtrd.sandbox._accounts import Accounts, parse_accounts
     from flxtrd.sandbox._app import create_app
 
-    with serve_app(create_app(SandboxMarket(seed=SEED))) as port:
+    # strict accounts: the unknown device token is refused (a permissive sandbox would make it
+    # a device), so the client falls back to the password login and more secrets pass by
+    known = parse_accounts({"accounts": [{"email": "http@secrets.test", "password": PASSWORD}]})
+    strict = Accounts(seed=SEED, strict=True, accounts=known)
+    with serve_app(create_app(SandboxMarket(seed=SEED, accounts=strict))) as port:
         transport = TokenHarvest(httpx.HTTPTransport())
         client = FlexAPIClient(
             base_url=f"http://127.0.0.1:{port}",

@@ -214,10 +214,18 @@ def test_every_market_country_code_passes(code: str) -> None:
     _spec(country_code=code).validate(NOW)
 
 
-@pytest.mark.parametrize("ids", [[], "loc-001", b"loc", 7, ["x"] * (MAX_LOCATION_IDS + 1)])
-def test_location_ids_must_be_none_or_a_non_empty_bounded_list(ids: object) -> None:
-    """location_ids: None or a non-empty list (not a bare string) of at most 1000 ids."""
+@pytest.mark.parametrize("ids", ["loc-001", b"loc", 7, ["x"] * (MAX_LOCATION_IDS + 1)])
+def test_location_ids_must_be_none_or_a_bounded_list(ids: object) -> None:
+    """location_ids: None or a list (not a bare string) of at most 1000 ids."""
     assert _broken(_spec(location_ids=ids)).field == "location_ids"
+
+
+@pytest.mark.parametrize("ids", [[], [None], ["loc.*"], ["loc1", None]])
+def test_location_ids_the_market_takes_are_sent_as_given(ids: list[str | None]) -> None:
+    """[], [None] (the vendor client's default) and ``.*`` patterns pass and are sent unchanged."""
+    spec = _spec(location_ids=ids)
+    spec.validate(NOW)
+    assert spec.to_body()["location"] == {"location_id": ids, "country_code": "DE"}
 
 
 @pytest.mark.parametrize("item", ["", 42, "x" * 129])

@@ -23,21 +23,29 @@ class OrderLocation:
 
     Attributes:
         country_code (CountryCode): ISO 3166-1 alpha-2 country of delivery; empty for none.
-        location_id (list[str] | None | Unset): Location ids the order may be matched in; null for any.
+        location_id (list[None | str] | None | Unset): Location ids the order may be matched in. `null`, `[]` and a list
+            of only `null` items (`[null]`) mean any location; `null` items are ignored. An id holding `.*` is a pattern:
+            `.*` stands for any run of characters, the rest is literal, and it must match a whole id (`loc.*` matches
+            `loc1`). Two orders' locations meet when either means any location, or an id of one equals, or is matched by a
+            pattern of, an id of the other.
     """
 
     country_code: CountryCode
-    location_id: list[str] | None | Unset = UNSET
+    location_id: list[None | str] | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         country_code = self.country_code.value
 
-        location_id: list[str] | None | Unset
+        location_id: list[None | str] | None | Unset
         if isinstance(self.location_id, Unset):
             location_id = UNSET
         elif isinstance(self.location_id, list):
-            location_id = self.location_id
+            location_id = []
+            for location_id_type_0_item_data in self.location_id:
+                location_id_type_0_item: None | str
+                location_id_type_0_item = location_id_type_0_item_data
+                location_id.append(location_id_type_0_item)
 
         else:
             location_id = self.location_id
@@ -59,7 +67,7 @@ class OrderLocation:
         d = dict(src_dict)
         country_code = CountryCode(d.pop("country_code"))
 
-        def _parse_location_id(data: object) -> list[str] | None | Unset:
+        def _parse_location_id(data: object) -> list[None | str] | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
@@ -67,12 +75,25 @@ class OrderLocation:
             try:
                 if not isinstance(data, list):
                     raise TypeError()
-                location_id_type_0 = cast(list[str], data)
+                location_id_type_0 = []
+                _location_id_type_0 = data
+                for location_id_type_0_item_data in _location_id_type_0:
+
+                    def _parse_location_id_type_0_item(data: object) -> None | str:
+                        if data is None:
+                            return data
+                        return cast(None | str, data)
+
+                    location_id_type_0_item = _parse_location_id_type_0_item(
+                        location_id_type_0_item_data
+                    )
+
+                    location_id_type_0.append(location_id_type_0_item)
 
                 return location_id_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
-            return cast(list[str] | None | Unset, data)
+            return cast(list[None | str] | None | Unset, data)
 
         location_id = _parse_location_id(d.pop("location_id", UNSET))
 

@@ -203,7 +203,7 @@ def _catalogue(clock: FakeClock) -> list[tuple[str, dict[str, Any], str]]:
         ("price NaN", {"price_eur_per_kwh": math.nan}, "price_eur_per_kwh"),
         ("price too big", {"price_eur_per_kwh": 1e7}, "price_eur_per_kwh"),
         ("country", {"country_code": "XX"}, "country_code"),
-        ("location ids empty", {"location_ids": []}, "location_ids"),
+        ("location ids too many", {"location_ids": ["x"] * 1001}, "location_ids"),
         ("location ids str", {"location_ids": "loc-001"}, "location_ids"),
         ("location id empty", {"location_ids": [""]}, "location_ids[0]"),
         ("naive start", {"delivery_start": start.replace(tzinfo=None)}, "delivery_start"),

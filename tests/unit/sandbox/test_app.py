@@ -121,7 +121,8 @@ async def test_login_validation_names_each_field(client: httpx.AsyncClient) -> N
 
 
 async def test_strict_login_refuses_unknown_users(clock: ManualClock) -> None:
-    """Strict accounts: listed users log in, others get 401 with an ErrorDetail."""
+    """Strict accounts: listed users log in, others get 401 with an ErrorDetail; only listed
+    device tokens are known (404 for others)."""
     alice = Account("alice@x", "alice", (Location("key", "tok", "Battery"),), "secret")
     market = SandboxMarket(
         clock=clock, accounts=Accounts(strict=True, accounts=[alice], clock=clock)
@@ -131,6 +132,10 @@ async def test_strict_login_refuses_unknown_users(clock: ManualClock) -> None:
         ok = await c.post("/users/login", data={"email": "alice@x", "password": "secret"})
         assert ok.json()["userId"] == "alice"
         assert ok.json()["locations"] == [{"_id": "key", "token": "tok", "name": "Battery"}]
+        device = await c.get("/users/mptoken/tok")
+        assert device.json()["userId"] == "alice"
+        unknown = await c.get("/users/mptoken/no-such-token")
+        assert unknown.status_code == 404 and unknown.json() == {"detail": "Not found"}
         refused = await c.post("/users/login", data={"email": "eve@x", "password": "secret"})
         assert refused.status_code == 401 and refused.json() == {
             "detail": "Invalid user credentials"
@@ -150,7 +155,8 @@ async def test_strict_login_refuses_unknown_users(clock: ManualClock) -> None:
 
 
 async def test_mptoken_lookup(client: httpx.AsyncClient) -> None:
-    """GET /users/mptoken/{token}: the token's user and location; 404 unknown; 422 too long."""
+    """GET /users/mptoken/{token}: the token's user and location; an unknown token becomes a
+    device of its own (permissive); 422 too long."""
     login = (await client.post("/users/login", data={"email": "a@x", "password": "p"})).json()
     token = login["locations"][0]["token"]
     found = await client.get(f"/users/mptoken/{token}")
@@ -158,8 +164,10 @@ async def test_mptoken_lookup(client: httpx.AsyncClient) -> None:
     conforms(found.json(), "MptokenResponse")
     assert found.json()["userId"] == login["userId"]
     assert found.json()["locations"][0]["_id"] == login["locations"][0]["_id"]
-    missing = await client.get("/users/mptoken/no-such-token")
-    assert missing.status_code == 404 and missing.json() == {"detail": "Not found"}
+    unknown = await client.get("/users/mptoken/no-such-token")
+    assert unknown.status_code == 200
+    conforms(unknown.json(), "MptokenResponse")
+    assert unknown.json()["userId"] != login["userId"]
     assert locs(await client.get("/users/mptoken/" + "t" * 257)) == [["path", "token"]]
 
 
@@ -510,7 +518,9 @@ async def test_handler_failure_is_500(
 async def test_head_runs_get(client: httpx.AsyncClient) -> None:
     """HEAD on a GET path answers like GET (status and headers)."""
     response = await client.head("/users/mptoken/unknown")
-    assert response.status_code == 404
+    got = await client.get("/users/mptoken/unknown")
+    assert response.status_code == got.status_code == 200
+    assert response.headers["content-length"] == got.headers["content-length"]
 
 
 # --- the copy of the spec's request schemas -----------------------------------------------------

@@ -44,16 +44,34 @@ class FakeCtl(Rabbitmqctl):
         if command == "eval":
             if not self.eval_ok:
                 raise BrokerUsersError("rabbitmqctl eval exited with 70: undef")
+            found = re.search(r'rabbit_json:decode\(<<"(.*?)"/utf8>>\)', stdin or "")
+            if found:  # an import: remember its users (the Erlang merge of tags is not run)
+                text = found[1].replace('\\"', '"').replace("\\\\", "\\")
+                self._add_users(json.loads(text))
             return "ok\n"
         if command == "import_definitions":
             self.imported.append(json.loads(stdin or "{}"))
+            self._add_users(self.imported[-1])
             return ""
         if command == "list_permissions":
             names = [p["user"] for d in self.imported for p in d["permissions"]]
             return json.dumps([{"user": n} for n in names])
         if command == "delete_user":
+            self.users = [u for u in self.users if u["user"] != args[1]]
+            return ""
+        if command == "set_user_tags":
+            for u in self.users:
+                if u["user"] == args[1]:
+                    u["tags"] = list(args[2:])
+            return ""
+        if command == "clear_permissions":
             return ""
         raise AssertionError(f"unexpected command {args}")
+
+    def _add_users(self, definitions: dict[str, Any]) -> None:
+        for user in definitions["users"]:
+            self.users = [u for u in self.users if u["user"] != user["name"]]
+            self.users.append({"user": user["name"], "tags": list(user["tags"])})
 
     def commands(self) -> list[str]:
         """The command names called, in order."""
@@ -85,9 +103,12 @@ def test_password_hash_is_rabbitmqs_salted_sha256() -> None:
 
 def test_definitions_map_user_id_and_first_token() -> None:
     """username = userId, password = first location's token, tag, permissions on vhost /."""
-    doc = BrokerUsers(FakeCtl()).definitions([ALICE])
+    users = BrokerUsers(FakeCtl(), owner="o1")
+    doc = users.definitions([ALICE])
     (user,) = doc["users"]
-    assert user["name"] == "alice-id" and user["tags"] == [SANDBOX_USER_TAG]
+    assert user["name"] == "alice-id"
+    assert users.owner_tag == "flxtrd-sandbox:o1@%2F"
+    assert user["tags"] == [SANDBOX_USER_TAG, users.owner_tag]
     assert user["hashing_algorithm"] == "rabbit_password_hashing_sha256"
     raw = base64.b64decode(user["password_hash"])
     assert hashlib.sha256(raw[:4] + b"tok-a1").digest() == raw[4:]
@@ -104,7 +125,8 @@ def test_ensure_imports_a_batch_once_on_stdin() -> None:
     assert ctl.commands() == ["list_users", "eval"]
     (args, stdin) = ctl.calls[1]
     assert args == ("eval",) and stdin is not None
-    assert stdin.startswith("rabbit_definitions:import_raw(<<") and "alice-id" in stdin
+    assert stdin.startswith("Doc = rabbit_json:decode(<<") and "alice-id" in stdin
+    assert "rabbit_definitions:import_raw(" in stdin and "get_tags" in stdin  # keeps others' tags
     assert all("tok-" not in " ".join(a) for a, _ in ctl.calls)
     assert users.ensure([ALICE, BOB]) == []
     assert ctl.commands() == ["list_users", "eval"]
@@ -143,9 +165,15 @@ def test_without_import_raw_the_documented_import_is_used_and_awaited() -> None:
     ctl = FakeCtl(eval_ok=False)
     users = BrokerUsers(ctl)
     assert users.ensure([ALICE]) == ["alice-id"]
-    assert ctl.commands() == ["list_users", "eval", "import_definitions", "list_permissions"]
+    assert ctl.commands() == [
+        "list_users",
+        "eval",
+        "list_users",  # the tags the users have now, kept in the import
+        "import_definitions",
+        "list_permissions",
+    ]
     users.ensure([BOB])  # eval is not tried again
-    assert ctl.commands()[4:] == ["import_definitions", "list_permissions"]
+    assert ctl.commands()[5:] == ["list_users", "import_definitions", "list_permissions"]
 
 
 def test_delete_all_removes_only_the_users_it_made_in_one_call() -> None:
@@ -169,7 +197,36 @@ def test_delete_falls_back_to_one_command_per_user() -> None:
     users.ensure([ALICE, BOB])
     ctl.eval_ok = False
     users.delete_all()
-    assert ctl.commands()[-2:] == ["delete_user", "delete_user"]
+    assert ctl.commands()[-3:] == ["list_users", "delete_user", "delete_user"]
+
+
+def test_a_user_another_sandbox_also_owns_is_kept_on_release() -> None:
+    """Two owners of one user (same seed): the first to stop drops only its own tag; the user
+    goes with the last owner (the fallback path, where the reference count is visible)."""
+    ctl = FakeCtl(eval_ok=False)
+    first, second = BrokerUsers(ctl, owner="one"), BrokerUsers(ctl, owner="two")
+    first.ensure([BOB])
+    second.ensure([BOB])
+    (bob,) = (u for u in ctl.users if u["user"] == "bob-id")
+    assert set(bob["tags"]) == {SANDBOX_USER_TAG, first.owner_tag, second.owner_tag}
+    first.delete_all()
+    assert "delete_user" not in ctl.commands()
+    assert bob["tags"] == [SANDBOX_USER_TAG, second.owner_tag]
+    assert "clear_permissions" not in ctl.commands(), "the other owner uses the same vhost"
+    second.delete_all()
+    assert ctl.commands()[-1] == "delete_user" and "bob-id" not in {u["user"] for u in ctl.users}
+
+
+def test_an_owner_on_another_vhost_keeps_the_user_but_not_this_vhosts_permissions() -> None:
+    """Released by the last owner of its vhost, a user kept by another vhost's sandbox loses
+    the permissions on the released vhost only."""
+    ctl = FakeCtl(eval_ok=False)
+    here, there = BrokerUsers(ctl, owner="one"), BrokerUsers(ctl, owner="two", vhost="other")
+    here.ensure([BOB])
+    there.ensure([BOB])
+    here.delete_all()
+    assert ctl.calls[-1][0] == ("clear_permissions", "-p", "/", "bob-id")
+    assert "delete_user" not in ctl.commands()
 
 
 def test_rabbitmqctl_failures_become_broker_users_errors() -> None:

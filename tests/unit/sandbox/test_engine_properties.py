@@ -45,7 +45,8 @@ def gen1_orders(draw: st.DrawFn) -> Gen1Order:
         starttime=start,
         runtime=draw(st.sampled_from([Q, Q, 2 * Q])),
         price=draw(prices),
-        expirationtime=min(draw(expiries), start),
+        # flxtrd 0.2.9 sends start + order_expiration_min: the order expires at its start
+        expirationtime=draw(st.one_of(expiries.map(lambda e: min(e, start)), st.just(start + Q))),
     )
 
 
@@ -64,7 +65,11 @@ def gen2_orders(draw: st.DrawFn) -> Gen2Order:
         delivery_end_ms=start + Q * draw(st.sampled_from([1, 1, 2, 3])),
         expiry_time_ms=draw(expiries),
         country_code=draw(st.sampled_from(["DE", "DE", "DE", "FR"])),
-        location_ids=draw(st.sampled_from([None, None, None, ("a",), ("b",), ("a", "b")])),
+        location_ids=draw(
+            st.sampled_from(
+                [None, None, (), (None,), ("a",), ("b",), ("a", "b"), ("a", None), ("a.*",)]
+            )
+        ),
         baseline=BASELINE if has_baseline else None,
     )
 
