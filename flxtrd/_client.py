@@ -374,12 +374,7 @@ class FlexAPIClient(BaseFlexAPIClient):
         plugin_data: dict[str, Any] = {}
         err: FlexError | None = None
         try:
-            if the_order is None:
-                raise FlexValidationError("order", "is required (a MarketOrder)", None)
-            if isinstance(the_order, MarketOrder):
-                the_order.validate(self._now_ms())
-            elif not isinstance(the_order, OrderLine):  # decoded line fields go as they are
-                raise FlexValidationError("order", "must be a MarketOrder", the_order)
+            self._check_order(the_order)
             plugin_data = self._chain.before(method, endpoint, None, params, the_order)
             protocol = self._connected_trade(verify_ssl)
             response.order_response = protocol.send_order(the_order, routing_hint=endpoint or None)
@@ -390,11 +385,42 @@ class FlexAPIClient(BaseFlexAPIClient):
         response.plugin_data = plugin_data or None
         return response, err
 
+    def _check_order(self, order: Any) -> None:
+        """The checks every order passes before it is sent (by :meth:`send_order` and
+        :meth:`send_orders` alike): a :class:`MarketOrder` whose clock rules hold now, or
+        decoded line fields (sent as they are)."""
+        if order is None:
+            raise FlexValidationError("order", "is required (a MarketOrder)", None)
+        if isinstance(order, MarketOrder):
+            order.validate(self._now_ms())
+        elif not isinstance(order, OrderLine):
+            raise FlexValidationError("order", "must be a MarketOrder", order)
+
     def send_orders(self, orders: Iterable[Any]) -> list[Any]:
-        """Send many orders with pipelined confirms; return one outcome per order."""
+        """Send many orders with pipelined confirms; return one outcome per order, in order.
+
+        Items are orders or ``(order, message_id)`` pairs. Each order is checked as
+        :meth:`send_order` checks it; one that fails is not sent and its outcome carries the
+        :class:`~flxtrd.FlexValidationError`.
+        """
+        from flxtrd._amqp import OrderOutcome
+
         batch = list(orders)
         plugin_data = self._chain.before("", "", None, None, batch)
-        outcomes: list[Any] = list(self._connected_trade().send_orders(batch))
+        refused: dict[int, OrderOutcome] = {}
+        to_send: list[Any] = []
+        for index, item in enumerate(batch):
+            order, message_id = item if isinstance(item, tuple) and len(item) == 2 else (item, None)
+            try:
+                self._check_order(order)
+            except FlexValidationError as exc:
+                refused[index] = OrderOutcome(order, message_id or "", None, exc)
+            else:
+                to_send.append(item)
+        sent = iter(self._connected_trade().send_orders(to_send) if to_send else ())
+        outcomes: list[Any] = [
+            refused[index] if index in refused else next(sent) for index in range(len(batch))
+        ]
         self._chain.after(outcomes, plugin_data)
         return outcomes
 

@@ -18,7 +18,9 @@ What is retried (at most ``max_retries`` times after the first attempt):
 A response whose request may still be retried has its body read inside the retry loop, so a
 connection reset or a read timeout in the middle of the body is retried like one before the
 headers (httpx transports return after the headers; the body would otherwise be read by the
-client, beyond the reach of the retries). Other responses are passed on unread.
+client, beyond the reach of the retries). Other responses are passed on unread, and so is an
+upgrade (``101 Switching Protocols`` of a WebSocket, any 1xx, a 2xx to ``CONNECT``): it is never
+read nor retried, since its "body" is the socket the caller goes on to use.
 
 The wait before retry ``n`` (0-based) is ``min(initial_delay_s * 2**n, max_delay_s)`` shortened by
 a random fraction of at most ``jitter``; a ``Retry-After`` (or ``Retry-After-Ms``) header replaces
@@ -239,6 +241,8 @@ class RetryTransport(httpx.BaseTransport):
         while True:
             try:
                 response = self.transport.handle_request(request)
+                if _is_upgrade(request, response):
+                    return response  # the socket now belongs to the caller: never read it
                 if response.status_code not in policy.statuses:
                     if retries < policy.max_retries and _may_retry_method(policy, request):
                         response = _read_body(response)  # a body breaking off is retried too
@@ -272,6 +276,16 @@ class RetryTransport(httpx.BaseTransport):
     def close(self) -> None:
         """Close the wrapped transport."""
         self.transport.close()
+
+
+def _is_upgrade(request: httpx.Request, response: httpx.Response) -> bool:
+    """True when ``response`` hands the connection over (``101 Switching Protocols``, any other
+    1xx, a 2xx to ``CONNECT``): reading or closing its body would close the upgraded socket.
+
+    The status decides, not the ``network_stream`` extension: httpcore puts one on every response.
+    """
+    status = response.status_code
+    return status < 200 or (request.method == "CONNECT" and status < 300)
 
 
 def _read_body(response: httpx.Response) -> httpx.Response:
@@ -355,6 +369,8 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
         while True:
             try:
                 response = await self.transport.handle_async_request(request)
+                if _is_upgrade(request, response):
+                    return response  # the socket now belongs to the caller: never read it
                 if response.status_code not in policy.statuses:
                     if retries < policy.max_retries and _may_retry_method(policy, request):
                         response = await _aread_body(response)  # breaking off: retried too

@@ -584,6 +584,14 @@ class AsyncMarketSubscription(_SubscriptionBase, Generic[M]):
             if event is not None:
                 return cast(MarketEvent[M], event)
 
+    async def connect(self) -> Self:
+        """Open the connection now instead of on the first iteration; no later event is missed."""
+        try:
+            await self._connection()
+        except StopAsyncIteration:
+            raise FlexConnectionError("the subscription is closed") from None
+        return self
+
     async def _connection(self) -> _AsyncConnection:
         """The open connection, (re)connecting with backoff as the policy allows."""
         core = self._core

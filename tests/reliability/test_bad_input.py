@@ -225,6 +225,65 @@ def test_generation_1_send_order_refuses_before_any_io(case: Gen1Case, gen1: Gen
     gen1.assert_nothing_sent()
 
 
+class BatchSpy(TradeSpy):
+    """A trading protocol whose ``send_orders`` records the batch and confirms nothing."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[Any]] = []
+
+    def send_orders(self, orders: Any) -> list[Any]:
+        """Record the batch; one placeholder outcome per order."""
+        batch = list(orders)
+        self.batches.append(batch)
+        return [("sent", item) for item in batch]
+
+
+def _builds(case: Gen1Case) -> bool:
+    """True when the case's order can be built (its rule is one the send call checks)."""
+    try:
+        case.build()
+    except FlexValidationError:
+        return False
+    return True
+
+
+SEND_TIME_CASES = [case for case in GEN1_CASES if _builds(case)]
+
+
+@pytest.mark.parametrize("case", SEND_TIME_CASES, ids=[c.rule_name for c in SEND_TIME_CASES])
+def test_generation_1_send_orders_refuses_what_send_order_refuses(case: Gen1Case) -> None:
+    """send_orders checks each order as send_order does: the bad one gets the same named error
+    as its outcome and is not handed to the broker; its neighbours are sent."""
+    bad = case.build()
+    trade = BatchSpy()
+    client = FlexAPIClient(base_url="https://market.test", user=make_user(),
+                           transport=RecordingTransport(), trade_protocol=trade,
+                           clock=FakeClock(NOW), env={})  # fmt: skip
+    good = order1()
+    outcomes = client.send_orders([good, (bad, "id-of-the-bad-one"), good])
+    expect(outcomes[1].error, case.field, case.rule)
+    assert outcomes[1].receipt is None and outcomes[1].message_id == "id-of-the-bad-one"
+    assert outcomes[0] == outcomes[2] == ("sent", good)
+    assert trade.batches == [[good, good]]
+
+
+def test_generation_1_send_orders_refuses_a_delivery_that_started_days_ago() -> None:
+    """An order whose delivery started 10 days ago is refused by send_orders (as by send_order),
+    never published for the market to confirm and cancel."""
+    trade = BatchSpy()
+    client = FlexAPIClient(base_url="https://market.test", user=make_user(),
+                           transport=RecordingTransport(), trade_protocol=trade,
+                           clock=FakeClock(NOW), env={})  # fmt: skip
+    ten_days_ago = START_MS - 10 * 86_400_000
+    stale = order1(starttime=ten_days_ago, expirationtime=ten_days_ago - QUARTER_MS)
+    _, single = client.send_order(order=stale)
+    (outcome,) = client.send_orders([stale])
+    expect(single, "starttime", IN_FUTURE)
+    expect(outcome.error, "starttime", IN_FUTURE)
+    assert trade.batches == [] and "send_order" not in trade.calls
+
+
 @pytest.mark.parametrize("bad", ["ask,wattage=2500", 2500], ids=["str", "int"])
 def test_generation_1_send_order_refuses_a_non_order_before_any_io(bad: Any, gen1: Gen1) -> None:
     """send_order(order=<not an order>) is a FlexValidationError on "order"; nothing sent."""

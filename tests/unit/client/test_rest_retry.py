@@ -231,3 +231,48 @@ def test_retry_policy_is_validated() -> None:
 def test_utc_helpers_are_consistent(clock: FakeClock) -> None:
     """The fake clock's datetime is the 2026-11-28T09:00Z start (sanity of the fixture)."""
     assert clock.datetime() == datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+
+
+class _WatchedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A response body that records whether anyone read or closed it."""
+
+    def __init__(self) -> None:
+        self.touched: list[str] = []
+
+    def __iter__(self) -> Any:
+        self.touched.append("read")
+        yield b""
+
+    async def __aiter__(self) -> Any:
+        self.touched.append("read")
+        yield b""
+
+    def close(self) -> None:
+        self.touched.append("close")
+
+    async def aclose(self) -> None:
+        self.touched.append("close")
+
+
+@pytest.mark.parametrize(("method", "status"), [("GET", 101), ("GET", 103), ("CONNECT", 200)])
+async def test_upgrades_are_passed_on_unread(method: str, status: int) -> None:
+    """A 101 (any 1xx, a 2xx to CONNECT) hands the socket over: never read, closed or retried."""
+    from flxtrd._retry import AsyncRetryTransport, RetryTransport
+
+    for is_async in (False, True):
+        body = _WatchedStream()
+        calls: list[str] = []
+
+        def handler(
+            request: httpx.Request, body: _WatchedStream = body, calls: list[str] = calls
+        ) -> httpx.Response:
+            calls.append(request.method)
+            return httpx.Response(status, stream=body)
+
+        request = httpx.Request(method, "http://market.test/api/v1/ws/trade/")
+        if is_async:
+            transport = AsyncRetryTransport(httpx.MockTransport(handler))
+            response = await transport.handle_async_request(request)
+        else:
+            response = RetryTransport(httpx.MockTransport(handler)).handle_request(request)
+        assert (response.status_code, body.touched, calls) == (status, [], [method])
