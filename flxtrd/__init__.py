@@ -60,7 +60,7 @@ from flxtrd._types import (
 from flxtrd._validation import OrderSpec
 
 if TYPE_CHECKING:
-    from flxtrd import utils
+    from flxtrd import frames, utils
     from flxtrd._amqp import AmpqAPI, AmqpStats, OrderOutcome, OrderReceipt
     from flxtrd._async_client import AsyncFlexAPIClient
     from flxtrd._audit_plugin import AuditLogPlugin
@@ -84,6 +84,7 @@ if TYPE_CHECKING:
         ShiftableLoad,
     )
     from flxtrd._market_messages import MarketMessage
+    from flxtrd._pagination import AsyncPage, AsyncPaginator, SyncPage
     from flxtrd._plot import plot_run
     from flxtrd._plugins import BasePlugin
     from flxtrd._rest import AsyncRestAPI, RestAPI
@@ -119,6 +120,8 @@ _LAZY = {
     "AmqpStats": "flxtrd._amqp",
     "AsyncFlexAPIClient": "flxtrd._async_client",
     "AsyncMarketStream": "flxtrd._streams",
+    "AsyncPage": "flxtrd._pagination",
+    "AsyncPaginator": "flxtrd._pagination",
     "AsyncRestAPI": "flxtrd._rest",
     "AuditLogPlugin": "flxtrd._audit_plugin",
     "AuthPlugin": "flxtrd._auth",
@@ -159,6 +162,7 @@ _LAZY = {
     "StrategyAction": "flxtrd._strategy",
     "StrategyEvent": "flxtrd._strategy",
     "StreamStats": "flxtrd._streams",
+    "SyncPage": "flxtrd._pagination",
     "TickFollowingBuyer": "flxtrd._strategies",
     "Timer": "flxtrd._strategy",
     "TokenSource": "flxtrd._streams",
@@ -170,8 +174,8 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     """Load a heavy public name (a client, the AMQP protocol, a stream) on first access."""
-    if name == "utils":
-        return importlib.import_module("flxtrd.utils")
+    if name in ("frames", "utils"):
+        return importlib.import_module(f"flxtrd.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'flxtrd' has no attribute {name!r}")
@@ -193,6 +197,8 @@ __all__ = [
     "AmqpStats",
     "AsyncFlexAPIClient",
     "AsyncMarketStream",
+    "AsyncPage",
+    "AsyncPaginator",
     "AsyncRestAPI",
     "AuditLogPlugin",
     "AuthPlugin",
@@ -268,6 +274,7 @@ __all__ = [
     "StrategyEvent",
     "StreamHandshakeError",
     "StreamStats",
+    "SyncPage",
     "TickFollowingBuyer",
     "Timer",
     "TokenSource",
@@ -277,6 +284,7 @@ __all__ = [
     "User",
     "decode_order_line",
     "encode_order_line",
+    "frames",
     "log",
     "plot_run",
     "utils",
