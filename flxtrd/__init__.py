@@ -60,7 +60,7 @@ from flxtrd._types import (
 from flxtrd._validation import OrderSpec
 
 if TYPE_CHECKING:
-    from flxtrd import utils
+    from flxtrd import frames, utils
     from flxtrd._amqp import AmpqAPI, AmqpStats, OrderOutcome, OrderReceipt
     from flxtrd._async_client import AsyncFlexAPIClient
     from flxtrd._audit_plugin import AuditLogPlugin
@@ -85,6 +85,7 @@ if TYPE_CHECKING:
         ShiftableLoad,
     )
     from flxtrd._market_messages import MarketMessage
+    from flxtrd._pagination import AsyncPage, AsyncPaginator, SyncPage
     from flxtrd._plot import plot_run
     from flxtrd._plugins import BasePlugin
     from flxtrd._rest import AsyncRestAPI, RestAPI
@@ -116,7 +117,7 @@ if TYPE_CHECKING:
 
 #: Modules reachable as attributes before they are imported: ``utils`` and flxtrd 0.2.9's
 #: packages ``core`` and ``protocols`` (alias modules, see ``flxtrd._compat``).
-_SUBPACKAGES = frozenset({"core", "protocols", "utils"})
+_SUBPACKAGES = frozenset({"core", "frames", "protocols", "utils"})
 
 #: Names loaded on first access, and the private module each lives in.
 _LAZY = {
@@ -124,6 +125,8 @@ _LAZY = {
     "AmqpStats": "flxtrd._amqp",
     "AsyncFlexAPIClient": "flxtrd._async_client",
     "AsyncMarketStream": "flxtrd._streams",
+    "AsyncPage": "flxtrd._pagination",
+    "AsyncPaginator": "flxtrd._pagination",
     "AsyncRestAPI": "flxtrd._rest",
     "AuditLogPlugin": "flxtrd._audit_plugin",
     "AuthPlugin": "flxtrd._auth",
@@ -165,6 +168,7 @@ _LAZY = {
     "StrategyAction": "flxtrd._strategy",
     "StrategyEvent": "flxtrd._strategy",
     "StreamStats": "flxtrd._streams",
+    "SyncPage": "flxtrd._pagination",
     "TickFollowingBuyer": "flxtrd._strategies",
     "Timer": "flxtrd._strategy",
     "TokenSource": "flxtrd._streams",
@@ -199,6 +203,8 @@ __all__ = [
     "AmqpStats",
     "AsyncFlexAPIClient",
     "AsyncMarketStream",
+    "AsyncPage",
+    "AsyncPaginator",
     "AsyncRestAPI",
     "AuditLogPlugin",
     "AuthPlugin",
@@ -275,6 +281,7 @@ __all__ = [
     "StrategyEvent",
     "StreamHandshakeError",
     "StreamStats",
+    "SyncPage",
     "TickFollowingBuyer",
     "Timer",
     "TokenSource",
@@ -284,6 +291,7 @@ __all__ = [
     "User",
     "decode_order_line",
     "encode_order_line",
+    "frames",
     "log",
     "plot_run",
     "utils",

@@ -19,7 +19,8 @@ from glocalflex_rest.models import Deal, LoginResponse
 
 from flxtrd._auth import AuthPlugin, Identity
 from flxtrd._base_client import BaseFlexAPIClient, Operation, PreparedRequest, RawResponse, T
-from flxtrd._errors import ConfigurationError, FlexError
+from flxtrd._errors import ConfigurationError, FlexError, MessageDecodeError
+from flxtrd._history import DealsCache
 from flxtrd._log import get_logger
 from flxtrd._plugins import BasePlugin
 from flxtrd._resources import AsyncContracts, AsyncOrders, AsyncRawContracts, AsyncRawOrders
@@ -115,6 +116,7 @@ class AsyncFlexAPIClient(BaseFlexAPIClient):
         self.orders = AsyncOrders(self)
         self.contracts = AsyncContracts(self)
         self.with_raw_response = _AsyncWithRawResponse(self)
+        self._deals_cache = DealsCache()
 
     async def _auth_asend(self, request: httpx.Request) -> httpx.Response:
         """Send one of the auth plugin's requests (no plugins, retries allowed)."""
@@ -202,10 +204,25 @@ class AsyncFlexAPIClient(BaseFlexAPIClient):
         return await self._require_auth().aidentity()
 
     async def deals(
-        self, relative_time: str = "1h", *, if_none_match: str | None = None
+        self, relative_time: str = "1h", *, if_none_match: str | None = None, cache: bool = True
     ) -> list[Deal] | None:
-        """Recent deals (generation 1); ``None`` when ``if_none_match`` still matches (304)."""
-        return await self._call(list_deals_op(relative_time, if_none_match=if_none_match))
+        """Recent deals (generation 1), oldest first; a repeat call reuses the last answer's ETag.
+
+        The market answers an unchanged list with 304 and the cached deals come back unparsed
+        (``flxtrd._history``). ``cache=False`` asks afresh; an explicit ``if_none_match`` skips
+        the cache and returns ``None`` when that ETag still matches.
+        """
+        if if_none_match is not None:
+            return await self._call(list_deals_op(relative_time, if_none_match=if_none_match))
+        history = self._deals_cache
+        raw = await self._call_raw(history.operation(relative_time, cache=cache))
+        deals = history.resolve(relative_time, raw, cache=cache)
+        if deals is None:  # a 304 to an ETag we no longer hold: ask without one
+            raw = await self._call_raw(history.operation(relative_time, cache=False))
+            deals = history.resolve(relative_time, raw, cache=cache)
+        if deals is None:
+            raise MessageDecodeError("list_deals: 304 Not Modified to a request without an ETag")
+        return deals
 
     async def aclose(self) -> None:
         """Close the REST connection pool."""

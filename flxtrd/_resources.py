@@ -27,6 +27,7 @@ from glocalflex_rest.types import Unset
 
 from flxtrd._base_client import Operation, RawResponse
 from flxtrd._errors import FlexValidationError
+from flxtrd._pagination import AsyncPage, AsyncPaginator, SyncPage
 from flxtrd._rest import (
     cancel_order_op,
     create_order_op,
@@ -53,6 +54,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+DEFAULT_PAGE_SIZE = 100
+"""Items per request when ``pages()`` walks a list (the spec's default ``limit``)."""
 
 
 class _Caller(Protocol):
@@ -198,6 +202,24 @@ class Orders:
             list_orders_op(status=status, side=side, limit=limit, offset=offset)
         )
 
+    def pages(
+        self,
+        *,
+        status: OrderStatus | str | None = None,
+        side: Side | str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> SyncPage[Order]:
+        """The first page of your orders; iterating it fetches the later pages as needed."""
+
+        def fetch(offset: int) -> SyncPage[Order]:
+            op = list_orders_op(status=status, side=side, limit=page_size, offset=offset)
+            page = self._client._call(op)
+            return SyncPage(
+                list(page.items), total=page.total, offset=offset, limit=page_size, fetch=fetch
+            )
+
+        return fetch(0)
+
     def get(self, order_id: int) -> Order:
         """One of your orders."""
         return self._client._call(get_order_op(order_id))
@@ -308,6 +330,25 @@ class AsyncOrders:
             list_orders_op(status=status, side=side, limit=limit, offset=offset)
         )
 
+    def pages(
+        self,
+        *,
+        status: OrderStatus | str | None = None,
+        side: Side | str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> AsyncPaginator[Order]:
+        """Await for the first page of your orders, or ``async for`` over all of them (lazily)."""
+        list_orders_op(status=status, side=side, limit=page_size)  # validate before any await
+
+        async def fetch(offset: int) -> AsyncPage[Order]:
+            op = list_orders_op(status=status, side=side, limit=page_size, offset=offset)
+            page = await self._client._call(op)
+            return AsyncPage(
+                list(page.items), total=page.total, offset=offset, limit=page_size, fetch=fetch
+            )
+
+        return AsyncPaginator(lambda: fetch(0))
+
     async def get(self, order_id: int) -> Order:
         """One of your orders."""
         return await self._client._call(get_order_op(order_id))
@@ -390,6 +431,21 @@ class Contracts:
         """Your contracts, newest first, optionally filtered by status."""
         return self._client._call(list_contracts_op(status=status, limit=limit, offset=offset))
 
+    def pages(
+        self, *, status: ContractStatus | str | None = None, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> SyncPage[Contract]:
+        """The first page of your contracts; iterating it fetches the later pages as needed."""
+
+        def fetch(offset: int) -> SyncPage[Contract]:
+            page = self._client._call(
+                list_contracts_op(status=status, limit=page_size, offset=offset)
+            )
+            return SyncPage(
+                list(page.items), total=page.total, offset=offset, limit=page_size, fetch=fetch
+            )
+
+        return fetch(0)
+
     def get(self, contract_id: int) -> Contract:
         """One of your contracts."""
         return self._client._call(get_contract_op(contract_id))
@@ -433,6 +489,22 @@ class AsyncContracts:
         return await self._client._call(
             list_contracts_op(status=status, limit=limit, offset=offset)
         )
+
+    def pages(
+        self, *, status: ContractStatus | str | None = None, page_size: int = DEFAULT_PAGE_SIZE
+    ) -> AsyncPaginator[Contract]:
+        """Await for the first page of your contracts, or ``async for`` over all of them."""
+        list_contracts_op(status=status, limit=page_size)  # validate before any await
+
+        async def fetch(offset: int) -> AsyncPage[Contract]:
+            page = await self._client._call(
+                list_contracts_op(status=status, limit=page_size, offset=offset)
+            )
+            return AsyncPage(
+                list(page.items), total=page.total, offset=offset, limit=page_size, fetch=fetch
+            )
+
+        return AsyncPaginator(lambda: fetch(0))
 
     async def get(self, contract_id: int) -> Contract:
         """One of your contracts."""
