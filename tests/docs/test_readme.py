@@ -11,10 +11,12 @@ import pytest
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
-# What each python block prints, in order (one pattern per block): the five-line order, then the
-# "Write your own strategy" section's strategy, battery, guide-run and plugin examples.
+# What each python block prints, in order (one pattern per block): the five-line order, the
+# httpx mocking of "Coming from flxtrd 0.2.9", then the "Write your own strategy" section's
+# strategy, battery, guide-run and plugin examples.
 EXPECTED_OUTPUT = [
     r"^[0-9a-f]{32}$",
+    r"^True app-1\n404 NotFoundError$",
     r"deals [1-9]\d*, bought [1-9]\d* Wh, paid \d+\.\d\d EUR",
     r"ask 1800 W for 15 min = 450 Wh at .*\nrefused: power_w .*\nstate of charge 10\.0%",
     r"^5000 0\.3$",
