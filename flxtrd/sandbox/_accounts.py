@@ -4,8 +4,9 @@ Permissive mode (the default)
 -----------------------------
 ANY e-mail and password log in: the account is made on first use, so example code with
 placeholder credentials runs. Everything about it is derived from the e-mail (trimmed,
-lower-cased) with a key made from the sandbox seed, so it is the same across restarts with the
-same seed and differs between seeds:
+lower-cased): the identifiers with a key made from the sandbox seed, so they are the same across
+restarts with the same seed and differ between seeds; the device token, a secret, with the token
+key (below), so nobody derives it from the public seed:
 
 - ``userId``: 24 hex digits (the shape of the market's ids),
 - one location: ``_id`` (the application key, also the AMQP reply queue) 24 hex digits, and
@@ -41,12 +42,16 @@ The same as JSON: ``{"accounts": [{"email": "alice@example.com", "password": "wo
 
 Tokens
 ------
-Every token is an HS256 JWT signed with the seed's key, carrying the account's e-mail and user
+Every token is an HS256 JWT signed with the token key, carrying the account's e-mail and user
 id, its kind (``login`` for the generation-1 bearer JWT of ``/users/login``, ``access`` and
-``refresh`` for OAuth2) and its expiry in ms on the market clock. They are stateless: a token
-stays valid until it expires, across restarts with the same seed. A token of the wrong kind,
-badly signed, malformed or expired (``now >= expiry``) is refused. Lifetimes are configurable
-(``access_lifetime_s`` short by default, so client refresh paths get exercised).
+``refresh`` for OAuth2) and its expiry in ms on the market clock. The token key is random per
+`Accounts` unless one is given (``token_key``; `read_token_key` reads a key file, ``python -m
+flxtrd sandbox --token-key-file``): it never derives from the seed, which is public, so a token
+cannot be forged offline. Tokens are stateless: a token stays valid until it expires, across
+restarts with the same token key. A token of the wrong kind, badly signed, malformed or expired
+(``now >= expiry``) is refused; the signature is checked before anything in the token is parsed.
+Lifetimes are configurable (``access_lifetime_s`` short by default, so client refresh paths get
+exercised).
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ import hmac
 import itertools
 import json
 import os
+import secrets
 import threading
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -76,8 +82,10 @@ __all__ = [
     "AuthError",
     "IssuedToken",
     "Location",
+    "new_token_key",
     "normalize_email",
     "parse_accounts",
+    "read_token_key",
 ]
 
 OAUTH_CLIENT_ID = "glocalflexmarket_public_api"
@@ -93,6 +101,8 @@ DEFAULT_LOGIN_LIFETIME_S = 24 * 3600
 """Lifetime of the generation-1 bearer JWT returned by ``/users/login``, s."""
 
 _KINDS = ("login", "access", "refresh")
+MIN_TOKEN_KEY_BYTES = 32
+"""The shortest token key accepted, bytes (HS256's key should be at least its 32-byte output)."""
 
 
 class AuthError(Exception):
@@ -161,7 +171,8 @@ def normalize_email(email: str) -> str:
 class Accounts:
     """The sandbox's accounts and token issuer (thread-safe); see the module docstring.
 
-    ``seed`` keys every derived id and token signature; ``strict`` refuses unknown accounts;
+    ``seed`` keys every derived id; ``token_key`` (random when None, at least 32 bytes) signs
+    the tokens and keys the derived device tokens; ``strict`` refuses unknown accounts;
     ``accounts`` are the known accounts (required for strict mode, optional otherwise); the
     lifetimes are in seconds (integers >= 1) on ``clock``.
     """
@@ -176,6 +187,7 @@ class Accounts:
         access_lifetime_s: int = DEFAULT_ACCESS_LIFETIME_S,
         refresh_lifetime_s: int = DEFAULT_REFRESH_LIFETIME_S,
         login_lifetime_s: int = DEFAULT_LOGIN_LIFETIME_S,
+        token_key: bytes | None = None,
     ) -> None:
         for name, value in (
             ("access_lifetime_s", access_lifetime_s),
@@ -191,6 +203,7 @@ class Accounts:
         self.refresh_lifetime_s = refresh_lifetime_s
         self.login_lifetime_s = login_lifetime_s
         self._key = hashlib.sha256(f"flxtrd-sandbox:{seed}".encode()).digest()
+        self._token_key = _checked_token_key(token_key)
         self._lock = threading.Lock()
         self._jti = itertools.count(1)
         self._by_email: dict[str, Account] = {}
@@ -212,20 +225,27 @@ class Accounts:
             data = json.loads(text)
         seed = kwargs.get("seed", 0)
         kwargs.setdefault("strict", True)
-        return cls(accounts=parse_accounts(data, seed=seed), **kwargs)
+        if kwargs.get("token_key") is None:  # the derived device tokens need the same key
+            kwargs["token_key"] = new_token_key()
+        accounts = parse_accounts(data, seed=seed, token_key=kwargs["token_key"])
+        return cls(accounts=accounts, **kwargs)
 
     def derive(self, email: str, password: str | None = None) -> Account:
         """The permissive account of ``email``: ids and token derived from it and the seed."""
         key = normalize_email(email)
         location = Location(
             id=self._digest("location", key)[:24],
-            token=_uuid_shape(self._digest("device", key)),
+            token=_uuid_shape(self._secret_digest("device", key)),
             name="Sandbox device",
         )
         return Account(key, self._digest("user", key)[:24], (location,), password)
 
     def _digest(self, purpose: str, text: str) -> str:
         return hmac.new(self._key, f"{purpose}:{text}".encode(), hashlib.sha256).hexdigest()
+
+    def _secret_digest(self, purpose: str, text: str) -> str:
+        """Like `_digest` but keyed with the token key: for secrets (device tokens)."""
+        return hmac.new(self._token_key, f"{purpose}:{text}".encode(), hashlib.sha256).hexdigest()
 
     def _add(self, account: Account) -> Account:
         email = normalize_email(account.email)
@@ -352,21 +372,31 @@ class Accounts:
         header = _b64(b'{"alg":"HS256","typ":"JWT"}')
         payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
         signing_input = f"{header}.{payload}"
-        signature = hmac.new(self._key, signing_input.encode(), hashlib.sha256).digest()
-        return f"{signing_input}.{_b64(signature)}"
+        return f"{signing_input}.{self._signature(signing_input)}"
+
+    def _signature(self, signing_input: str) -> str:
+        """The token key's HS256 signature of ``header.payload``, base64url without padding."""
+        return _b64(hmac.new(self._token_key, signing_input.encode(), hashlib.sha256).digest())
 
     def _claims(self, token: str) -> dict[str, Any]:
         parts = token.split(".") if isinstance(token, str) else []
         if len(parts) != 3:
             raise AuthError("Invalid token", "invalid_token")
         header, payload, signature = parts
-        expected = hmac.new(self._key, f"{header}.{payload}".encode(), hashlib.sha256).digest()
+        # The signature first: nothing a client made up (a 100,000-deep JSON payload...) is
+        # parsed. Compared as text, so only the one canonical encoding of it is accepted.
         try:
-            given = _unb64(signature)
-            claims = json.loads(_unb64(payload))
-        except (ValueError, UnicodeDecodeError):
+            expected = self._signature(f"{header}.{payload}").encode("ascii")
+            given = signature.encode("utf-8", "surrogatepass")
+        except UnicodeError:
             raise AuthError("Invalid token", "invalid_token") from None
-        if not hmac.compare_digest(expected, given) or not isinstance(claims, dict):
+        if not hmac.compare_digest(expected, given):
+            raise AuthError("Invalid token", "invalid_token")
+        try:
+            claims = json.loads(_unb64(payload))
+        except (ValueError, RecursionError):
+            raise AuthError("Invalid token", "invalid_token") from None
+        if not isinstance(claims, dict):
             raise AuthError("Invalid token", "invalid_token")
         if (
             claims.get("typ") not in _KINDS
@@ -387,11 +417,14 @@ def _load_toml(text: str) -> Any:
     return tomllib.loads(text)
 
 
-def parse_accounts(data: Any, *, seed: int = 0) -> list[Account]:
-    """Read the ``accounts`` list of an accounts file (see the module docstring)."""
+def parse_accounts(data: Any, *, seed: int = 0, token_key: bytes | None = None) -> list[Account]:
+    """Read the ``accounts`` list of an accounts file (see the module docstring).
+
+    Missing ids derive from ``seed``, missing device tokens from ``token_key`` (random if None).
+    """
     if not isinstance(data, Mapping) or not isinstance(data.get("accounts"), list):
         raise ValueError("an accounts file holds a list 'accounts'")
-    deriver = Accounts(seed=seed)
+    deriver = Accounts(seed=seed, token_key=token_key)
     found: list[Account] = []
     for i, entry in enumerate(data["accounts"]):
         where = f"accounts[{i}]"
@@ -422,7 +455,7 @@ def parse_accounts(data: Any, *, seed: int = 0) -> list[Account]:
                     loc_id = deriver._digest("location", derived.email + suffix)[:24]
                 token = raw.get("token")
                 if token is None:
-                    token = _uuid_shape(deriver._digest("device", derived.email + suffix))
+                    token = _uuid_shape(deriver._secret_digest("device", derived.email + suffix))
                 name = raw.get("name", "")
                 if not all(isinstance(v, str) for v in (loc_id, token, name)) or not (
                     loc_id and token
@@ -432,3 +465,34 @@ def parse_accounts(data: Any, *, seed: int = 0) -> list[Account]:
             locations = tuple(locs)
         found.append(Account(derived.email, user_id, locations, password))
     return found
+
+
+# -- token keys ---------------------------------------------------------------------------------
+
+
+def new_token_key() -> bytes:
+    """A fresh random token key (32 bytes from the OS's CSPRNG)."""
+    return secrets.token_bytes(MIN_TOKEN_KEY_BYTES)
+
+
+def _checked_token_key(key: bytes | None) -> bytes:
+    if key is None:
+        return new_token_key()
+    if not isinstance(key, bytes) or len(key) < MIN_TOKEN_KEY_BYTES:
+        raise ValueError(f"token_key must be at least {MIN_TOKEN_KEY_BYTES} bytes")
+    return key
+
+
+def read_token_key(path: str | os.PathLike[str]) -> bytes:
+    """The token key in a key file: its bytes without surrounding whitespace, at least 32.
+
+    Make one with ``python -c "import secrets; print(secrets.token_hex(32))" > sandbox.key``
+    (64 hex digits: the key is the text itself). ValueError, naming the file, if it is too short.
+    """
+    key = Path(path).read_bytes().strip()
+    if len(key) < MIN_TOKEN_KEY_BYTES:
+        raise ValueError(
+            f"the token key file {os.fspath(path)!r} must hold at least {MIN_TOKEN_KEY_BYTES}"
+            f" bytes (it holds {len(key)})"
+        )
+    return key

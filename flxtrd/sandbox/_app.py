@@ -27,8 +27,10 @@ validated) and for refused login credentials; the token endpoint answers a refus
 is not yours; 409 to cancel a closed order; 422 with the spec's ``HTTPValidationError`` body,
 one item per failing field, for requests that break the spec's schemas (`_app_schema`) or the
 market's rules (quarter-hour windows, expiry at or before delivery start, not expired on
-arrival...); 429 with ``Retry-After`` when the optional `RateLimit` is exceeded; 500 with an
-``ErrorDetail`` if the app fails. Response bodies are the generated REST models' ``to_dict()``.
+arrival...), for JSON bodies nested deeper than 32 levels and for integer parameters longer
+than 4300 digits; 413 for a body over 1 MiB and 408 for one that does not arrive within 10 s
+(`_http_limits`); 429 with ``Retry-After`` when the optional `RateLimit` is exceeded; 500 with
+an ``ErrorDetail`` if the app fails. Response bodies are the generated REST models' ``to_dict()``.
 
 WebSockets take ``Authorization: Bearer <access token>`` on the upgrade request; without a valid
 one the upgrade is refused with HTTP 401 (servers without the ASGI WebSocket denial-response
@@ -68,6 +70,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ._accounts import OAUTH_CLIENT_ID, Account, AuthError
 from ._app_schema import PARAMETERS, SCHEMAS, Failure, validate
+from ._http_limits import DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_BODY_BYTES, BodyLimit
 from ._market import MarketUpdate, OrderInputError, SandboxMarket, relative_time_ms
 from ._types import (
     ActionError,
@@ -102,6 +105,10 @@ _REJECT_LOC: dict[str, tuple[str, ...]] = {
     "location_id": ("body", "location", "location_id"),
 }
 _INT = re.compile(r"^[+-]?[0-9]+$")
+_MAX_INT_DIGITS = 4300
+"""The longest integer parameter read, digits (Python's and pydantic's own limit)."""
+_MAX_JSON_DEPTH = 32
+"""The deepest JSON body read, levels of arrays and objects (an ``OrderRequest`` needs 3)."""
 
 
 class _UtcDatetime(datetime):
@@ -295,9 +302,33 @@ async def _json_body(request: Request) -> tuple[Any, list[Failure]]:
     """The parsed JSON body and no failures, or None and the failure to read it."""
     body = await request.body()
     try:
-        return json.loads(body, parse_constant=_reject_constant), []
+        value = json.loads(body, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         return None, [Failure(("body",), f"JSON decode error: {exc}", "json_invalid")]
+    except RecursionError:
+        value = None  # deeper than the interpreter's stack: refused just below
+    else:
+        if _json_depth(value) <= _MAX_JSON_DEPTH:
+            return value, []
+    message = f"JSON decode error: nested deeper than {_MAX_JSON_DEPTH} levels"
+    return None, [Failure(("body",), message, "json_invalid")]
+
+
+def _json_depth(value: Any) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (a scalar is 0); iterative."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > _MAX_JSON_DEPTH:
+                    break
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth) for child in children)
+    return deepest
 
 
 def _param(raw: str | None, schema_name: str, loc: tuple[str, ...], failures: list[Failure]) -> Any:
@@ -313,6 +344,13 @@ def _param(raw: str | None, schema_name: str, loc: tuple[str, ...], failures: li
                     loc, "Input should be a valid integer, unable to parse string", "int_parsing"
                 )
             )
+            return None
+        if len(raw.lstrip("+-")) > _MAX_INT_DIGITS:
+            message = (
+                f"Unable to parse input string as an integer, exceeded maximum size"
+                f" ({_MAX_INT_DIGITS} digits)"
+            )
+            failures.append(Failure(loc, message, "int_parsing_size"))
             return None
         value = int(raw)
     found = validate(value, schema, loc)
@@ -812,8 +850,18 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return _detail(exc.status_code, str(exc.detail), exc.headers)
 
 
-def create_app(market: SandboxMarket, *, rate_limit: RateLimit | None = None) -> Starlette:
-    """The sandbox's ASGI app over ``market`` (REST + WebSocket streams); see the module doc."""
+def create_app(
+    market: SandboxMarket,
+    *,
+    rate_limit: RateLimit | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S,
+) -> Starlette:
+    """The sandbox's ASGI app over ``market`` (REST + WebSocket streams); see the module doc.
+
+    Request bodies over ``max_body_bytes`` are refused (413), as are those that take longer
+    than ``body_timeout_s`` to arrive (408); see `_http_limits.BodyLimit`.
+    """
     api = _Api(market)
     operations: dict[str, dict[str, Callable[[Request], Awaitable[Response]]]] = {
         "/users/login": {"POST": api.login},
@@ -834,6 +882,7 @@ def create_app(market: SandboxMarket, *, rate_limit: RateLimit | None = None) ->
         routes.append(WebSocketRoute(f"/api/v1/ws/{kind}/", _stream_endpoint(market, kind)))
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     app.state.market = market
-    if rate_limit is not None:
+    app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes, body_timeout_s=body_timeout_s)
+    if rate_limit is not None:  # outside the body limit: a limited client's body is not read
         app.add_middleware(_RateLimiter, limit=rate_limit, market=market)
     return app

@@ -6,10 +6,12 @@ The logic is in :mod:`flxtrd.sandbox._served`; this module only reads the comman
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from typing import Any
 
 from flxtrd._log import redact_url
+from flxtrd.sandbox._http_limits import DEFAULT_HEADER_TIMEOUT_S
 
 __all__ = ["add_sandbox_parser", "parse_hostport", "run_sandbox"]
 
@@ -39,6 +41,40 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
     return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return value
+
+
+def _add_hardening_options(parser: argparse.ArgumentParser) -> None:
+    """The options that keep hostile clients out: the token key and the read deadline."""
+    parser.add_argument(
+        "--token-key-file",
+        default=None,
+        metavar="FILE",
+        help=(
+            "the key that signs tokens and derives device tokens: the file's text, at least 32"
+            " bytes, so tokens survive a restart (default: a random key per run; never derived"
+            " from --seed)"
+        ),
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=_positive_seconds,
+        default=DEFAULT_HEADER_TIMEOUT_S,
+        metavar="S",
+        help=(
+            "close a connection that sends no complete request head within S seconds, and"
+            f" answer 408 to a body that takes longer (default {DEFAULT_HEADER_TIMEOUT_S:g})"
+        ),
+    )
 
 
 def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -89,7 +125,11 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="at most N REST requests per second per client, then 429 with Retry-After",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, metavar="N", help="seed of ids and tokens (default 0)"
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the market's ids (default 0); tokens are signed with --token-key-file",
     )
     parser.add_argument(
         "--broker-users",
@@ -111,6 +151,7 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="do not delete the provisioned broker users on shutdown",
     )
+    _add_hardening_options(parser)
     parser.set_defaults(handler=run_sandbox)
     return parser
 
@@ -134,6 +175,8 @@ def run_sandbox(args: argparse.Namespace) -> int:
         rabbitmqctl=args.rabbitmqctl,
         keep_broker_users=args.keep_broker_users,
         log_level="info" if getattr(args, "verbose", False) else "warning",
+        token_key_file=args.token_key_file,
+        header_timeout_s=args.header_timeout,
     )
     if (args.certfile is None) != (args.keyfile is None):
         print("error: --certfile and --keyfile go together", file=sys.stderr)

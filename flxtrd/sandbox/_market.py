@@ -298,8 +298,9 @@ class SandboxMarket:
     """The sandbox market: engine, accounts, clock and event hub; thread-safe.
 
     ``clock`` defaults to the wall clock, ``seed`` fixes order/trade/contract ids and account
-    ids; ``accounts`` defaults to permissive accounts on the same clock and seed; ``engine`` to
-    a new `MatchingEngine` on them.
+    ids; ``accounts`` defaults to permissive accounts on the same clock and seed, whose tokens
+    ``token_key`` signs (random when None, see `_accounts`); ``engine`` to a new
+    `MatchingEngine` on them.
     """
 
     def __init__(
@@ -310,10 +311,15 @@ class SandboxMarket:
         accounts: Accounts | None = None,
         engine: MatchingEngine | None = None,
         trade_history: int = 10_000,
+        token_key: bytes | None = None,
     ) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.seed = seed
-        self.accounts = accounts if accounts is not None else Accounts(seed=seed, clock=self.clock)
+        self.accounts = (
+            accounts
+            if accounts is not None
+            else Accounts(seed=seed, clock=self.clock, token_key=token_key)
+        )
         self._trade_history = trade_history
         self.engine = (
             engine

@@ -46,8 +46,9 @@ from urllib.parse import urlsplit
 
 from flxtrd._log import get_logger, redact_url
 
-from ._accounts import Accounts
+from ._accounts import Accounts, read_token_key
 from ._broker import DEFAULT_ORDER_QUEUE, BrokerWorker
+from ._http_limits import DEFAULT_HEADER_TIMEOUT_S
 from ._market import SandboxMarket
 from ._rabbitmq import BrokerUsers, BrokerUsersError, ProvisioningMarket, Rabbitmqctl
 
@@ -82,6 +83,10 @@ class ServedOptions:
     reply_exchange: str = "ticker-out"
     queue: str = DEFAULT_ORDER_QUEUE
     log_level: str = "warning"
+    token_key_file: str | None = None
+    """The file of the key that signs tokens (`read_token_key`); None: a random key per run."""
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    """How long a connection may take to send a request head, and a request its body, s."""
 
 
 def _vhost(url: str) -> str:
@@ -130,6 +135,8 @@ class ServedSandbox:
     def _accounts(self) -> Accounts:
         o = self.options
         kwargs: dict[str, Any] = {"seed": o.seed}
+        if o.token_key_file is not None:
+            kwargs["token_key"] = read_token_key(o.token_key_file)
         if o.token_lifetime_s is not None:
             kwargs["access_lifetime_s"] = o.token_lifetime_s
         if o.strict_accounts is not None:
@@ -191,10 +198,11 @@ class ServedSandbox:
         import uvicorn
 
         from ._app import RateLimit, create_app
+        from ._http_head_timeout import head_timeout_protocol
 
         o = self.options
         rate_limit = RateLimit(o.rate_limit) if o.rate_limit else None
-        app = create_app(market, rate_limit=rate_limit)
+        app = create_app(market, rate_limit=rate_limit, body_timeout_s=o.header_timeout_s)
         family = socket.AF_INET6 if ":" in o.http_host else socket.AF_INET
         sock = self._socket = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -211,6 +219,7 @@ class ServedSandbox:
             log_level=o.log_level,
             lifespan="off",
             access_log=False,
+            http=head_timeout_protocol(o.header_timeout_s),
         )
         server = self._server = uvicorn.Server(config)
         thread = self._server_thread = threading.Thread(

@@ -306,10 +306,10 @@ def test_reset_starts_over_with_the_same_ids(market: SandboxMarket) -> None:
 
 
 def test_same_seed_same_story(clock: ManualClock) -> None:
-    """Two markets with one seed give the same ids, accounts and events."""
+    """Two markets with one seed and token key give the same ids, accounts and events."""
 
     def run() -> list[Any]:
-        m = SandboxMarket(clock=ManualClock(T0), seed=11)
+        m = SandboxMarket(clock=ManualClock(T0), seed=11, token_key=b"k" * 32)
         a = m.login("a@x", "p")
         out: list[Any] = [a.user_id, a.locations]
         for side, price in (("sell", 0.2), ("buy", 0.3), ("buy", 0.1)):

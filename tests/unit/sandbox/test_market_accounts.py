@@ -13,6 +13,7 @@ from flxtrd.sandbox import ManualClock
 from flxtrd.sandbox._accounts import Account, Accounts, AuthError, Location, parse_accounts
 
 T0 = 1_796_112_000_000
+KEY = b"a token key of at least 32 bytes"
 
 
 @pytest.fixture
@@ -40,12 +41,20 @@ def test_permissive_any_credentials_log_in(clock: ManualClock) -> None:
 
 
 def test_identities_are_stable_per_seed() -> None:
-    """The same e-mail gives the same ids for the same seed (restarts) and others per seed."""
-    a = Accounts(seed=5).login("x@y", "p")
-    b = Accounts(seed=5).login("x@y", "q")
-    c = Accounts(seed=6).login("x@y", "p")
+    """The same e-mail gives the same ids for the same seed and token key, others per seed."""
+    a = Accounts(seed=5, token_key=KEY).login("x@y", "p")
+    b = Accounts(seed=5, token_key=KEY).login("x@y", "q")
+    c = Accounts(seed=6, token_key=KEY).login("x@y", "p")
     assert (a.user_id, a.locations) == (b.user_id, b.locations)
-    assert a.user_id != c.user_id and a.locations != c.locations
+    assert a.user_id != c.user_id and a.locations[0].id != c.locations[0].id
+
+
+def test_device_tokens_follow_the_token_key_not_the_seed() -> None:
+    """The device token (a secret) is keyed by the token key: the seed alone does not give it."""
+    a = Accounts(seed=5).login("x@y", "p")
+    b = Accounts(seed=5).login("x@y", "p")
+    assert (a.user_id, a.locations[0].id) == (b.user_id, b.locations[0].id)
+    assert a.locations[0].token != b.locations[0].token
 
 
 @pytest.mark.parametrize(("email", "password"), [("", "p"), ("  ", "p"), ("a@b", "")])
@@ -170,7 +179,7 @@ def test_refresh_grant(clock: ManualClock) -> None:
 
 
 def test_tokens_of_the_wrong_kind_or_forged_are_refused(clock: ManualClock) -> None:
-    """Login JWTs are not access tokens; tampered, foreign-seed and malformed tokens fail."""
+    """Login JWTs are not access tokens; tampered, foreign-key and malformed tokens fail."""
     accounts = Accounts(seed=1, clock=clock)
     login = accounts.issue_login_token(accounts.login("a@x", "p"))
     with pytest.raises(AuthError):
@@ -181,9 +190,13 @@ def test_tokens_of_the_wrong_kind_or_forged_are_refused(clock: ManualClock) -> N
     claims["sub"] = "someone-else"
     forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     other_seed = Accounts(seed=2, clock=clock)
+    same_seed_other_key = Accounts(seed=1, clock=clock)
     for token in (
         f"{header}.{forged}.{signature}",
         other_seed.issue_login_token(other_seed.login("a@x", "p")),
+        same_seed_other_key.issue_login_token(same_seed_other_key.login("a@x", "p")),
+        f"{header}.{payload}.{signature}=",
+        f"{header}.{payload}.{signature}!",
         "not-a-token",
         "a.b.c",
         f"{header}.{payload}.!!!",
@@ -192,17 +205,19 @@ def test_tokens_of_the_wrong_kind_or_forged_are_refused(clock: ManualClock) -> N
             accounts.verify(token, "login")
 
 
-def test_tokens_survive_a_restart_with_the_same_seed(clock: ManualClock) -> None:
-    """Tokens are stateless: a new Accounts with the seed accepts them (permissive)."""
-    token = Accounts(seed=4, clock=clock).issue_token("a@x", "p").access_token
-    assert Accounts(seed=4, clock=clock).verify(token, "access").email == "a@x"
+def test_tokens_survive_a_restart_with_the_same_token_key(clock: ManualClock) -> None:
+    """Tokens are stateless: a new Accounts with the token key accepts them (permissive)."""
+    token = Accounts(seed=4, clock=clock, token_key=KEY).issue_token("a@x", "p").access_token
+    assert Accounts(seed=4, clock=clock, token_key=KEY).verify(token, "access").email == "a@x"
 
 
 def test_strict_tokens_need_a_known_account(clock: ManualClock) -> None:
     """A strict market refuses a token whose account it does not have or whose id differs."""
-    token = Accounts(seed=4, clock=clock).issue_token("a@x", "p").access_token
-    strict = Accounts(seed=4, clock=clock, strict=True, accounts=[Account("a@x", "other", (), "p")])
+    token = Accounts(seed=4, clock=clock, token_key=KEY).issue_token("a@x", "p").access_token
+    strict = Accounts(
+        seed=4, clock=clock, strict=True, accounts=[Account("a@x", "other", (), "p")], token_key=KEY
+    )
     with pytest.raises(AuthError):
         strict.verify(token, "access")
     with pytest.raises(AuthError):
-        Accounts(seed=4, clock=clock, strict=True).verify(token, "access")
+        Accounts(seed=4, clock=clock, strict=True, token_key=KEY).verify(token, "access")
