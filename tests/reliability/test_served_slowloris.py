@@ -89,7 +89,7 @@ def test_300_slow_loris_sockets_are_closed_while_others_are_served(
             finally:
                 for sock in slow:
                     sock.close()
-            assert served_meanwhile.status_code == 404
+            assert served_meanwhile.status_code == 200
             assert closed == SLOW_SOCKETS, f"only {closed} of {SLOW_SOCKETS} closed in {BOUND_S} s"
             # The WebSocket outlived the head deadline: it still carries the book's changes.
             placed = client.post("/api/v1/order/", json=order_body(), headers=headers)
@@ -131,7 +131,7 @@ def test_the_next_head_on_a_kept_alive_connection_has_the_deadline_too(
         answer = b""
         while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):
             answer += sock.recv(65536)
-        assert answer.startswith(b"HTTP/1.1 404")
+        assert answer.startswith(b"HTTP/1.1 200")
         sock.sendall(PARTIAL_HEAD)
         assert wait_until_closed([sock], BOUND_S) == 1
 
