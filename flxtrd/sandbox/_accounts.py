@@ -401,11 +401,36 @@ class Accounts:
         if (
             claims.get("typ") not in _KINDS
             or not isinstance(claims.get("exp_ms"), int)
-            or not isinstance(claims.get("email"), str)
+            or not _is_account_key(claims.get("email"))
             or not isinstance(claims.get("sub"), str)
+            or not _is_text(claims["sub"])
         ):
             raise AuthError("Invalid token", "invalid_token")
         return claims
+
+
+def _is_text(text: str) -> bool:
+    """Whether ``text`` is Unicode text (UTF-8 encodable: no lone surrogate escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_account_key(email: object) -> bool:
+    """Whether ``email`` is an e-mail as tokens carry it: Unicode, non-empty, normalized.
+
+    Tokens are only ever issued with `normalize_email`'s form; any other (``" A@B.C"``, ``""``,
+    a lone surrogate) would be looked up as an account that does not exist, then made, and
+    clash with the account of its normalized form or fail to derive its ids.
+    """
+    return (
+        isinstance(email, str)
+        and _is_text(email)
+        and email != ""
+        and email == normalize_email(email)
+    )
 
 
 def _uuid_shape(hex_digest: str) -> str:

@@ -27,8 +27,9 @@ validated) and for refused login credentials; the token endpoint answers a refus
 is not yours; 409 to cancel a closed order; 422 with the spec's ``HTTPValidationError`` body,
 one item per failing field, for requests that break the spec's schemas (`_app_schema`) or the
 market's rules (quarter-hour windows, expiry at or before delivery start, not expired on
-arrival...), for JSON bodies nested deeper than 32 levels and for integer parameters longer
-than 4300 digits; 413 for a body over 1 MiB and 408 for one that does not arrive within 10 s
+arrival...), for JSON bodies nested deeper than 32 levels or with a string that is not Unicode
+text (a lone surrogate escape, ``"\\ud800"``), and for integer parameters longer than 4300
+digits; 413 for a body over 1 MiB and 408 for one that does not arrive within 10 s
 (`_http_limits`); 429 with ``Retry-After`` when the optional `RateLimit` is exceeded; 500 with
 an ``ErrorDetail`` if the app fails. Response bodies are the generated REST models' ``to_dict()``.
 
@@ -62,7 +63,7 @@ from glocalflex_messages import models as msg
 from glocalflex_rest import models as rest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -309,9 +310,44 @@ async def _json_body(request: Request) -> tuple[Any, list[Failure]]:
         value = None  # deeper than the interpreter's stack: refused just below
     else:
         if _json_depth(value) <= _MAX_JSON_DEPTH:
-            return value, []
+            where = _lone_surrogate(value)
+            if where is None:
+                return value, []
+            # Stored, such a string would make every later answer that shows it a 500.
+            message = "Input should be a valid string: a lone surrogate escape is not Unicode text"
+            return None, [Failure(("body", *where), message, "string_unicode")]
     message = f"JSON decode error: nested deeper than {_MAX_JSON_DEPTH} levels"
     return None, [Failure(("body",), message, "json_invalid")]
+
+
+def _is_unicode(text: str) -> bool:
+    """Whether ``text`` is Unicode text (UTF-8 encodable: no lone surrogate escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _lone_surrogate(value: Any) -> tuple[str | int, ...] | None:
+    """Where a parsed JSON value has a string or key that is not Unicode text, else None.
+
+    The place is the string's path, or for a key the path of its object (a bad key is never
+    part of a path, so the answer can show the path).
+    """
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            if not _is_unicode(item):
+                return path
+        elif isinstance(item, dict):
+            if not all(_is_unicode(key) for key in item):
+                return path
+            stack.extend(((*path, key), child) for key, child in item.items())
+        elif isinstance(item, list):
+            stack.extend(((*path, i), child) for i, child in enumerate(item))
+    return None
 
 
 def _json_depth(value: Any) -> int:
@@ -817,11 +853,19 @@ async def _deny(websocket: WebSocket, detail: str) -> None:
 def _safe(
     handler: Callable[[Request], Awaitable[Response]],
 ) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap a handler so an unexpected error is a 500 ``ErrorDetail``, not a crash."""
+    """Wrap a handler so an unexpected error is a 500 ``ErrorDetail``, not a crash.
+
+    A client that leaves before its body is read is not an error (nothing is logged).
+    """
 
     async def wrapped(request: Request) -> Response:
         try:
             return await handler(request)
+        except ClientDisconnect:
+            # The connection ended (or its body's framing broke) before the body was read:
+            # nobody is left to answer, and nothing here failed.
+            _logger.debug("the client left before its request body was read")
+            return Response(status_code=400)
         except Exception:
             _logger.exception("sandbox REST handler failed")
             return _detail(500, "Internal server error")
