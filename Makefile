@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # Hypothesis profile: dev (200 examples per property) locally, ci in CI.
 HYPOTHESIS_PROFILE ?= $(if $(CI),ci,dev)
 
-.PHONY: help install demo regenerate check-generated lint test test-all bench clean
+.PHONY: help install demo regenerate check-generated lint test test-all bench fuzz-sandbox clean
 
 help:  ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ test: install lint check-generated  ## Lint, check generated/, run every test
 
 bench: install  ## Side-by-side benchmarks (needs RabbitMQ on 127.0.0.1:5672)
 	$(BIN)/python benchmarks/run_all.py
+
+fuzz-sandbox: install  ## Fuzz the served sandbox's HTTP surface: >= 100,000 requests, no 5xx
+	FLXTRD_SANDBOX_FUZZ_SCALE=10 $(BIN)/pytest -q -s -p no:cacheprovider tests/reliability/test_sbxfuzz_served_http.py
 
 clean:  ## Remove caches and build output
 	rm -rf build dist .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import IO
 
 READY_TIMEOUT_S = 30.0
@@ -37,8 +37,9 @@ _READY = re.compile(
 class SandboxProcess:
     """One ``python -m flxtrd sandbox`` process (see the module docstring)."""
 
-    def __init__(self, amqp_url: str, *, seed: int | None = None) -> None:
+    def __init__(self, amqp_url: str, *, seed: int | None = None, args: Sequence[str] = ()) -> None:
         self.amqp_url = amqp_url
+        self.args = tuple(args)  # more options: --token-key-file, --header-timeout...
         self.seed = seed if seed is not None else uuid.uuid4().int % 2**31
         self.http_url = ""
         self.host_port = ""
@@ -57,7 +58,7 @@ class SandboxProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("FLXTRD_")}
         self._stderr = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed in stop()
         command = [sys.executable, "-m", "flxtrd", "sandbox", "--http", "127.0.0.1:0"]
-        command += ["--amqp", self.amqp_url, "--seed", str(self.seed)]
+        command += ["--amqp", self.amqp_url, "--seed", str(self.seed), *self.args]
         self._process = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=env
         )
@@ -133,9 +134,11 @@ class SandboxProcess:
 
 
 @contextlib.contextmanager
-def served_sandbox(amqp_url: str, *, seed: int | None = None) -> Iterator[SandboxProcess]:
-    """A started :class:`SandboxProcess`, stopped with SIGTERM (and checked) on exit."""
-    sandbox = SandboxProcess(amqp_url, seed=seed).start()
+def served_sandbox(
+    amqp_url: str, *, seed: int | None = None, args: Sequence[str] = ()
+) -> Iterator[SandboxProcess]:
+    """A started :class:`SandboxProcess` (``args``: more options), stopped with SIGTERM on exit."""
+    sandbox = SandboxProcess(amqp_url, seed=seed, args=args).start()
     try:
         yield sandbox
     finally:
