@@ -111,6 +111,20 @@ class ConfigurationError(FlexError):
     """The client was configured wrongly (missing user or market, unknown transport, ...)."""
 
 
+def _shown(value: object) -> str:
+    """A short repr of an offending value; never fails (a huge int is not converted)."""
+    if isinstance(value, int) and value.bit_length() > _MAX_VALUE_REPR * 3:
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        return f"<an int of about {digits} digits>"
+    try:
+        shown = repr(value)
+    except Exception:  # e.g. ValueError: an int inside a container exceeds the digit limit
+        shown = f"<{type(value).__name__} object>"
+    if len(shown) > _MAX_VALUE_REPR:
+        shown = shown[: _MAX_VALUE_REPR - 3] + "..."
+    return shown
+
+
 class FlexValidationError(FlexError, ValueError):
     """A value given by the user breaks a rule; raised before anything is sent.
 
@@ -121,10 +135,7 @@ class FlexValidationError(FlexError, ValueError):
     """
 
     def __init__(self, field: str, rule: str, value: object = None) -> None:
-        shown = repr(value)
-        if len(shown) > _MAX_VALUE_REPR:
-            shown = shown[: _MAX_VALUE_REPR - 3] + "..."
-        super().__init__(f"{field} {rule} (got {shown})")
+        super().__init__(f"{field} {rule} (got {_shown(value)})")
         self.field = field
         self.rule = rule
         self.value = value
