@@ -58,6 +58,7 @@ from flxtrd._log import forget_secret, get_logger, register_secret
 from flxtrd._plugins import BasePlugin
 from flxtrd._rest import login_op, mptoken_op, token_password_op, token_refresh_op
 from flxtrd._types import Market, User
+from flxtrd._validation import require_wait
 
 if TYPE_CHECKING:
     from flxtrd._base_client import BaseFlexAPIClient
@@ -139,7 +140,7 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
         self.verify_ssl = verify_ssl
         self.location_id = location_id
         self.client_id = client_id
-        self.refresh_margin_s = refresh_margin_s
+        self.refresh_margin_s = require_wait("refresh_margin_s", refresh_margin_s)
         self._clock: Callable[[], float] = clock if clock is not None else time.monotonic
         self._host: BaseFlexAPIClient | None = None
         self._base_path = ""

@@ -45,6 +45,7 @@ from flxtrd._resources import Contracts, Orders, RawContracts, RawOrders
 from flxtrd._rest import RestAPI, list_deals_op
 from flxtrd._retry import RetryPolicy
 from flxtrd._types import FlexResponse, Market, MarketOrder, User
+from flxtrd._validation import require_optional_wait, require_wait
 
 if TYPE_CHECKING:
     from flxtrd._streams import MarketStream
@@ -457,7 +458,12 @@ class FlexAPIClient(BaseFlexAPIClient):
             self._trade.empty_market_responses()
 
     def market_messages(self, timeout: float | None = None) -> Iterator[Any]:
-        """Iterate over incoming market messages, waiting at most ``timeout`` s for each."""
+        """Iterate over incoming market messages, waiting at most ``timeout`` s for each.
+
+        ``timeout``: a finite number >= 0, or ``None`` to wait forever; anything else is a
+        :class:`~flxtrd.FlexValidationError`, raised before the broker is contacted.
+        """
+        timeout = require_optional_wait("timeout", timeout)
         iterator: Iterator[Any] = self._connected_trade().market_messages(timeout)
         return iterator
 
@@ -468,7 +474,11 @@ class FlexAPIClient(BaseFlexAPIClient):
         self._trade_connected = False
 
     def sleep(self, seconds: float) -> None:
-        """Wait while keeping the broker connection alive (as in flxtrd 0.2.9)."""
+        """Wait while keeping the broker connection alive (as in flxtrd 0.2.9).
+
+        ``seconds`` must be a finite number >= 0 (NaN would wait forever).
+        """
+        seconds = require_wait("seconds", seconds)
         trade_sleep = getattr(self._trade, "sleep", None) if self._trade_connected else None
         if callable(trade_sleep):
             trade_sleep(seconds)
