@@ -42,6 +42,7 @@ from flxtrd._errors import (
     status_error_for,
 )
 from flxtrd._log import redact, redact_url, register_secret
+from flxtrd._model_check import check_model
 from flxtrd._plugins import BasePlugin, PluginChain
 from flxtrd._retry import RetryPolicy, is_certificate_error
 from flxtrd._types import FlexResponse, Market, User
@@ -215,7 +216,11 @@ class RawResponse(Generic[T]):
 
 
 def parse_with(op: Operation[T], response: httpx.Response) -> T:
-    """Parse a success response of ``op``; malformed bodies become MessageDecodeError."""
+    """Parse a success response of ``op``; malformed bodies become MessageDecodeError.
+
+    The parsed model is type-checked field by field (``flxtrd._model_check``): a wrong-typed
+    field (``"power": "lots"``, ``"price": null``) is a MessageDecodeError naming the field.
+    """
     try:
         parsed = op.parse(response)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -225,6 +230,7 @@ def parse_with(op: Operation[T], response: httpx.Response) -> T:
                 f" ({type(exc).__name__}: {exc})"
             )
         ) from exc
+    check_model(parsed, op.name)
     return parsed
 
 
