@@ -110,6 +110,7 @@ import ssl
 import struct
 import threading
 import time
+import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -336,6 +337,25 @@ def _too_long(text: str) -> bool:
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _scrub(exc: BaseException) -> None:
+    """Clear the local variables of the finished frames in ``exc``'s traceback and chain.
+
+    kombu's and py-amqp's frames hold the broker password (``establish_connection`` builds an
+    ``opts`` dict with it), and a flxtrd error raised ``from`` their errors keeps those frames
+    reachable: ``traceback.TracebackException(..., capture_locals=True)`` would print it. The
+    frames stay (file, line, function), their locals go; a frame still running is skipped.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        todo += (current.__cause__, current.__context__)
 
 
 def _describe(exc: BaseException) -> str:
@@ -1002,13 +1022,16 @@ class AmpqAPI:
                 if initial or attempt >= policy.max_retries:
                     raise
                 cause = "RESOURCE_LOCKED (the lost connection's queue is not deleted yet)"
-            except FlexError:
+            except FlexError as err:
+                _scrub(err)  # e.g. AlreadyConnectedError from py-amqp's ResourceLocked
                 raise
             except Exception as exc:
                 error, retryable = self._connect_error(exc)
                 if not retryable or attempt >= policy.max_retries:
+                    _scrub(exc)
                     raise error from exc
                 cause = _describe(exc)
+                _scrub(exc)
             else:
                 self._backend = backend
                 self._next_tag = self._low_tag = 1
