@@ -110,6 +110,7 @@ import ssl
 import struct
 import threading
 import time
+import traceback
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -148,6 +149,7 @@ from flxtrd._log import get_logger, redact, redact_url, register_secret
 from flxtrd._market_messages import SENDER_TIMESTAMP_HEADER, MarketMessage, decode_market_message
 from flxtrd._order_codec import OrderEncoder
 from flxtrd._retry import RetryPolicy
+from flxtrd._validation import require_optional_wait, require_wait
 
 __all__ = [
     "DEFAULT_BROKER_RETRY_POLICY",
@@ -335,6 +337,25 @@ def _too_long(text: str) -> bool:
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def _scrub(exc: BaseException) -> None:
+    """Clear the local variables of the finished frames in ``exc``'s traceback and chain.
+
+    kombu's and py-amqp's frames hold the broker password (``establish_connection`` builds an
+    ``opts`` dict with it), and a flxtrd error raised ``from`` their errors keeps those frames
+    reachable: ``traceback.TracebackException(..., capture_locals=True)`` would print it. The
+    frames stay (file, line, function), their locals go; a frame still running is skipped.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        todo += (current.__cause__, current.__context__)
 
 
 def _describe(exc: BaseException) -> str:
@@ -894,8 +915,9 @@ class AmpqAPI:
             raise FlexValidationError("max_in_flight", "must be an integer >= 1", max_in_flight)
         if max_in_flight < 1:
             raise FlexValidationError("max_in_flight", "must be an integer >= 1", max_in_flight)
-        if not (isinstance(confirm_timeout, (int, float)) and confirm_timeout > 0):
-            raise FlexValidationError("confirm_timeout", "must be > 0 seconds", confirm_timeout)
+        confirm_timeout = require_wait("confirm_timeout", confirm_timeout, positive=True)
+        connect_timeout = require_wait("connect_timeout", connect_timeout, positive=True)
+        heartbeat = require_wait("heartbeat", heartbeat)  # 0: no heartbeat
         self._memory = scheme == "memory"
         login = url_user or user_id
         if not self._memory and not login:
@@ -1000,13 +1022,16 @@ class AmpqAPI:
                 if initial or attempt >= policy.max_retries:
                     raise
                 cause = "RESOURCE_LOCKED (the lost connection's queue is not deleted yet)"
-            except FlexError:
+            except FlexError as err:
+                _scrub(err)  # e.g. AlreadyConnectedError from py-amqp's ResourceLocked
                 raise
             except Exception as exc:
                 error, retryable = self._connect_error(exc)
                 if not retryable or attempt >= policy.max_retries:
+                    _scrub(exc)
                     raise error from exc
                 cause = _describe(exc)
+                _scrub(exc)
             else:
                 self._backend = backend
                 self._next_tag = self._low_tag = 1
@@ -1345,6 +1370,7 @@ class AmpqAPI:
             FlexConnectionError, AlreadyConnectedError, BrokerError: connecting failed.
             MessageEncodeError, FlexValidationError: the order cannot be sent.
         """
+        timeout = require_optional_wait("timeout", timeout, none_means="confirm_timeout")
         with self._lock:
             routing_key, body = self._prepare(order, routing_hint)
             if message_id is None:
@@ -1385,6 +1411,7 @@ class AmpqAPI:
         fail with that error (the iterable is still consumed). ``timeout`` bounds each wait for
         a confirm (default ``confirm_timeout``).
         """
+        timeout = require_optional_wait("timeout", timeout, none_means="confirm_timeout")
         window = self.max_in_flight if max_in_flight is None else max_in_flight
         if window < 1:
             raise FlexValidationError("max_in_flight", "must be an integer >= 1", window)
@@ -1456,8 +1483,12 @@ class AmpqAPI:
 
         ``timeout`` is the longest wait for the *next* message: the iteration ends when that
         much time passes without one (``None``: wait forever, ``0``: only what has arrived).
-        Replies go to ``on_message`` instead when that callback is set.
+        Replies go to ``on_message`` instead when that callback is set. A ``timeout`` that is
+        not a finite number >= 0 (or ``None``) is refused here, before the first iteration.
         """
+        return self._messages(require_optional_wait("timeout", timeout))
+
+    def _messages(self, timeout: float | None) -> Iterator[MarketMessage]:
         while True:
             with self._lock:
                 message = self._next_message(timeout)
@@ -1483,6 +1514,7 @@ class AmpqAPI:
 
     def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` while reading replies (0.2.9's ``trading_client.sleep``)."""
+        seconds = require_wait("seconds", seconds)
         with self._lock:
             self._ensure_open()
             deadline = time.monotonic() + seconds

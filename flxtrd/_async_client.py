@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from glocalflex_rest.models import Deal, LoginResponse
 
-from flxtrd._auth import AuthPlugin, Identity
+from flxtrd._auth import AuthPlugin, Identity, has_authorization
 from flxtrd._base_client import BaseFlexAPIClient, Operation, PreparedRequest, RawResponse, T
 from flxtrd._errors import ConfigurationError, FlexError, MessageDecodeError
 from flxtrd._history import DealsCache
@@ -123,8 +123,12 @@ class AsyncFlexAPIClient(BaseFlexAPIClient):
         return await self.request_protocol.send(request)
 
     async def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, dict[str, Any]]:
-        """Run plugins, send, log in again and resend once on a 401 to our token, run plugins."""
+        """Run plugins, send, log in again and resend once on a 401 to our token, run plugins.
+
+        A caller's own ``Authorization`` header is sent as given and a 401 to it is returned.
+        """
         chain = self._chain
+        caller_auth = has_authorization(prepared.headers)  # honoured as given: see AuthPlugin
         plugin_data = await chain.abefore(
             prepared.method, prepared.url, prepared.headers, prepared.params, prepared.data
         )
@@ -133,8 +137,10 @@ class AsyncFlexAPIClient(BaseFlexAPIClient):
         if (
             response.status_code == 401
             and auth is not None
+            and not caller_auth
             and await auth.areauthenticate(prepared.headers.get("Authorization"))
         ):
+            prepared.headers.pop("Authorization", None)  # the rejected token, replaced below
             await response.aclose()
             await auth.abefore_request(
                 method=prepared.method,

@@ -30,7 +30,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Generator, MutableMapping, Sequence
+from collections.abc import Callable, Generator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -58,11 +58,12 @@ from flxtrd._log import forget_secret, get_logger, register_secret
 from flxtrd._plugins import BasePlugin
 from flxtrd._rest import login_op, mptoken_op, token_password_op, token_refresh_op
 from flxtrd._types import Market, User
+from flxtrd._validation import require_wait
 
 if TYPE_CHECKING:
     from flxtrd._base_client import BaseFlexAPIClient
 
-__all__ = ["AuthPlugin", "Identity"]
+__all__ = ["AuthPlugin", "Identity", "has_authorization"]
 
 _logger = get_logger("auth")
 T = TypeVar("T")
@@ -139,7 +140,7 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
         self.verify_ssl = verify_ssl
         self.location_id = location_id
         self.client_id = client_id
-        self.refresh_margin_s = refresh_margin_s
+        self.refresh_margin_s = require_wait("refresh_margin_s", refresh_margin_s)
         self._clock: Callable[[], float] = clock if clock is not None else time.monotonic
         self._host: BaseFlexAPIClient | None = None
         self._base_path = ""
@@ -218,11 +219,17 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
     ) -> Any:
         """Add ``Authorization`` to REST calls that need it, authenticating first if needed.
 
+        An ``Authorization`` header the caller gave (``make_request(headers=...)`` or the
+        client's ``headers=``; any letter case) is honoured: it is sent as given, no token is
+        fetched for it, and a 401 to it is the caller's to handle (no new login, no resend).
+
         Called with no arguments (flxtrd 0.2.9) it validates the device access token and
         returns an ``AuthResponse`` (:meth:`validate_access_token`).
         """
         if method is None and url is None and headers is None and params is None and data is None:
             return self.validate_access_token()
+        if has_authorization(headers):
+            return None
         realm = self._realm(url)
         if realm == _GEN2:
             token = self.bearer_token()
@@ -243,6 +250,8 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
         data: Any = None,
     ) -> Any:
         """Async :meth:`before_request`."""
+        if has_authorization(headers):
+            return None
         realm = self._realm(url)
         if realm == _GEN2:
             token = await self.abearer_token()
@@ -545,6 +554,13 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
             f"<AuthPlugin user={user!r} identity={'yes' if self._identity else 'no'}"
             f" gen2_token={gen2}>"
         )
+
+
+def has_authorization(headers: Mapping[str, str] | None) -> bool:
+    """True if ``headers`` already carry an ``Authorization`` header (any letter case)."""
+    if not headers:
+        return False
+    return any(key.lower() == "authorization" for key in headers)
 
 
 def _done() -> Flow[None]:

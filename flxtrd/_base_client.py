@@ -8,7 +8,6 @@ hooks and auth).
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -43,9 +42,11 @@ from flxtrd._errors import (
     status_error_for,
 )
 from flxtrd._log import redact, redact_url, register_secret
+from flxtrd._model_check import check_model
 from flxtrd._plugins import BasePlugin, PluginChain
 from flxtrd._retry import RetryPolicy, is_certificate_error
 from flxtrd._types import FlexResponse, Market, User
+from flxtrd._validation import require_wait
 
 if TYPE_CHECKING:
     from flxtrd._auth import AuthPlugin
@@ -69,8 +70,15 @@ T = TypeVar("T")
 
 
 def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
-    """The client's timeout: ``None`` means the defaults of ``flxtrd._constants`` (never "none")."""
+    """The client's timeout: ``None`` means the defaults of ``flxtrd._constants`` (never "none").
+
+    A number is seconds, finite and > 0; an ``httpx.Timeout``'s ``connect``, ``read``,
+    ``write`` and ``pool`` must each be that or ``None`` (no limit, as httpx documents it).
+    """
     if isinstance(timeout, httpx.Timeout):
+        for phase, value in timeout.as_dict().items():
+            if value is not None:
+                require_wait(f"timeout.{phase}", value, positive=True, none_means="no limit")
         return timeout
     if timeout is None:
         return httpx.Timeout(
@@ -80,9 +88,7 @@ def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
         raise FlexValidationError(
             "timeout", "must be a number of seconds or httpx.Timeout", timeout
         )
-    if not (math.isfinite(timeout) and timeout > 0):
-        raise FlexValidationError("timeout", "must be finite and > 0", timeout)
-    return httpx.Timeout(float(timeout))
+    return httpx.Timeout(require_wait("timeout", timeout, positive=True))
 
 
 def join_url(base_url: str, endpoint: str) -> str:
@@ -210,9 +216,13 @@ class RawResponse(Generic[T]):
 
 
 def parse_with(op: Operation[T], response: httpx.Response) -> T:
-    """Parse a success response of ``op``; malformed bodies become MessageDecodeError."""
+    """Parse a success response of ``op``; malformed bodies become MessageDecodeError.
+
+    The parsed model is type-checked field by field (``flxtrd._model_check``): a wrong-typed
+    field (``"power": "lots"``, ``"price": null``) is a MessageDecodeError naming the field.
+    """
     try:
-        return op.parse(response)
+        parsed = op.parse(response)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise MessageDecodeError(
             redact(
@@ -220,6 +230,8 @@ def parse_with(op: Operation[T], response: httpx.Response) -> T:
                 f" ({type(exc).__name__}: {exc})"
             )
         ) from exc
+    check_model(parsed, op.name)
+    return parsed
 
 
 # --- the client core -------------------------------------------------------------------------

@@ -57,6 +57,8 @@ from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
+from flxtrd._bounds import MAX_DURATION_MS
+from flxtrd._cli_args import positive_factor, seconds
 from flxtrd._constants import ENV_MARKET_URL, ENV_PASSWORD, ENV_USERNAME
 from flxtrd._errors import FlexConnectionError, FlexError, FlexTimeoutError
 from flxtrd._log import get_logger
@@ -78,6 +80,7 @@ from flxtrd._strategy import (
     TradingStrategy,
 )
 from flxtrd._types import OrderType, User
+from flxtrd._validation import require_duration_ms, require_wait
 
 if TYPE_CHECKING:
     from flxtrd._audit_plugin import AuditLogPlugin
@@ -273,6 +276,7 @@ class Gen1Connection:
 
     def poll(self, timeout: float, now_ms: int) -> list[Incoming]:
         """The replies that arrived (waiting up to ``timeout`` s for the first)."""
+        timeout = require_wait("timeout", timeout)
         messages: list[MarketMessage] = []
         for message in self.client.market_messages(timeout=timeout):
             messages.append(message)
@@ -342,7 +346,9 @@ class Gen2Connection:
         connect_timeout_s: float = 10.0,
     ) -> None:
         self.client = client
-        self._connect_timeout_s = connect_timeout_s
+        self._connect_timeout_s = require_wait(
+            "connect_timeout_s", connect_timeout_s, positive=True
+        )
         self.published = 0
         self._stream_url = stream_url
         self._stream_transport = stream_transport
@@ -437,6 +443,7 @@ class Gen2Connection:
 
     def poll(self, timeout: float, now_ms: int) -> list[Incoming]:
         """The stream events that arrived (waiting up to ``timeout`` s for the first)."""
+        timeout = require_wait("timeout", timeout)
         models: list[Any] = []
         with contextlib.suppress(queue.Empty):
             models.append(
@@ -572,6 +579,7 @@ class Bot:
 
     def poll(self, timeout: float = 0.0) -> int:
         """Deliver what arrived; return how many events. Connection errors are counted."""
+        timeout = require_wait("timeout", timeout)
         try:
             incoming = self.connection.poll(timeout, self.clock())
         except FlexConnectionError as exc:
@@ -820,8 +828,7 @@ class SandboxSimulation:
     ) -> None:
         from flxtrd.sandbox import EmbeddedSandbox, ManualClock
 
-        if step_ms <= 0:
-            raise ValueError("step_ms must be > 0")
+        step_ms = require_duration_ms("step_ms", step_ms, positive=True, maximum=MAX_DURATION_MS)
         if generation not in (1, 2):
             raise ValueError("generation must be 1 or 2")
         self.generation = generation
@@ -923,7 +930,11 @@ class SandboxSimulation:
         _wait_for(lambda: worker.stats.acked >= sent, f"the broker to handle {sent} orders")
 
     def advance_to(self, time_ms: int) -> None:
-        """Move the clock to ``time_ms`` in steps of ``step_ms``, running a step at each."""
+        """Move the clock to ``time_ms`` in steps of ``step_ms``, running a step at each.
+
+        ``time_ms`` is a finite number of ms since the epoch, at most ``MAX_TIME_MS``.
+        """
+        time_ms = require_duration_ms("time_ms", time_ms)
         self.start()
         while self.clock.now_ms() < time_ms:
             self.clock.set(min(time_ms, self.clock.now_ms() + self.step_ms))
@@ -931,7 +942,8 @@ class SandboxSimulation:
             self.runner.step()
 
     def run_for(self, duration_ms: int) -> None:
-        """Run ``duration_ms`` of simulated time from now."""
+        """Run ``duration_ms`` of simulated time from now (a finite number of ms >= 0)."""
+        duration_ms = require_duration_ms("duration_ms", duration_ms)
         self.advance_to(self.clock.now_ms() + duration_ms)
 
     @property
@@ -1150,11 +1162,11 @@ def add_bot_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     where.add_argument("--market", default=None, help="market URL (default: FLXTRD_MARKET_URL)")
     parser.add_argument(
-        "--duration", type=float, default=60.0, metavar="S", help="seconds to run (default 60)"
+        "--duration", type=seconds, default=60.0, metavar="S", help="seconds to run (default 60)"
     )
     parser.add_argument(
         "--speed",
-        type=float,
+        type=positive_factor,
         default=60.0,
         metavar="X",
         help="--sandbox: simulated seconds per second (default 60: a minute shows an hour)",

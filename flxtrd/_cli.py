@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from flxtrd._cli_args import seconds
 from flxtrd._constants import ENV_MARKET_URL, ENV_PASSWORD, ENV_USERNAME, SANDBOX_SCHEME
 from flxtrd._errors import FlexError, FlexTimeoutError
 from flxtrd._types import Flexibility, MarketOrder, OrderType, User
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="run a full trade (ask + matching bid) against the embedded sandbox"
     )
     demo.add_argument("--power", type=float, default=2500.0, help="power traded, W")
-    demo.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for replies")
+    demo.add_argument("--timeout", type=seconds, default=10.0, help="seconds to wait for replies")
     demo.set_defaults(handler=run_demo)
 
     from flxtrd._bot import add_bot_parser
@@ -95,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     order.add_argument("--duration", type=int, default=15, metavar="MIN", help="minutes")
     order.add_argument(
-        "--wait", type=float, default=2.0, metavar="S", help="seconds to wait for replies"
+        "--wait", type=seconds, default=2.0, metavar="S", help="seconds to wait for replies"
     )
     _add_market_options(order)
     order.set_defaults(handler=run_order)
@@ -111,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
         "trade/ticker/orderbook: the generation-2 WebSocket stream",
     )
     listen.add_argument(
-        "--duration", type=float, default=None, metavar="S", help="stop after S seconds"
+        "--duration", type=seconds, default=None, metavar="S", help="stop after S seconds"
     )
     _add_market_options(listen)
     listen.set_defaults(handler=run_listen)

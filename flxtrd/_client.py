@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from glocalflex_rest.models import Deal, LoginResponse
 
-from flxtrd._auth import AuthPlugin, Identity
+from flxtrd._auth import AuthPlugin, Identity, has_authorization
 from flxtrd._base_client import BaseFlexAPIClient, Operation, PreparedRequest, RawResponse, T
 from flxtrd._errors import (
     ConfigurationError,
@@ -45,6 +45,7 @@ from flxtrd._resources import Contracts, Orders, RawContracts, RawOrders
 from flxtrd._rest import RestAPI, list_deals_op
 from flxtrd._retry import RetryPolicy
 from flxtrd._types import FlexResponse, Market, MarketOrder, User
+from flxtrd._validation import require_optional_wait, require_wait
 
 if TYPE_CHECKING:
     from flxtrd._streams import MarketStream
@@ -214,8 +215,12 @@ class FlexAPIClient(BaseFlexAPIClient):
         return self.request_protocol.send(request)
 
     def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, dict[str, Any]]:
-        """Run plugins, send, log in again and resend once on a 401 to our token, run plugins."""
+        """Run plugins, send, log in again and resend once on a 401 to our token, run plugins.
+
+        A caller's own ``Authorization`` header is sent as given and a 401 to it is returned.
+        """
         chain = self._chain
+        caller_auth = has_authorization(prepared.headers)  # honoured as given: see AuthPlugin
         plugin_data = chain.before(
             prepared.method, prepared.url, prepared.headers, prepared.params, prepared.data
         )
@@ -224,8 +229,10 @@ class FlexAPIClient(BaseFlexAPIClient):
         if (
             response.status_code == 401
             and auth is not None
+            and not caller_auth
             and auth.reauthenticate(prepared.headers.get("Authorization"))
         ):
+            prepared.headers.pop("Authorization", None)  # the rejected token, replaced below
             response.close()
             auth.before_request(
                 method=prepared.method,
@@ -457,7 +464,12 @@ class FlexAPIClient(BaseFlexAPIClient):
             self._trade.empty_market_responses()
 
     def market_messages(self, timeout: float | None = None) -> Iterator[Any]:
-        """Iterate over incoming market messages, waiting at most ``timeout`` s for each."""
+        """Iterate over incoming market messages, waiting at most ``timeout`` s for each.
+
+        ``timeout``: a finite number >= 0, or ``None`` to wait forever; anything else is a
+        :class:`~flxtrd.FlexValidationError`, raised before the broker is contacted.
+        """
+        timeout = require_optional_wait("timeout", timeout)
         iterator: Iterator[Any] = self._connected_trade().market_messages(timeout)
         return iterator
 
@@ -468,7 +480,11 @@ class FlexAPIClient(BaseFlexAPIClient):
         self._trade_connected = False
 
     def sleep(self, seconds: float) -> None:
-        """Wait while keeping the broker connection alive (as in flxtrd 0.2.9)."""
+        """Wait while keeping the broker connection alive (as in flxtrd 0.2.9).
+
+        ``seconds`` must be a finite number >= 0 (NaN would wait forever).
+        """
+        seconds = require_wait("seconds", seconds)
         trade_sleep = getattr(self._trade, "sleep", None) if self._trade_connected else None
         if callable(trade_sleep):
             trade_sleep(seconds)

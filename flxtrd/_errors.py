@@ -9,6 +9,8 @@ generated client's ``UnexpectedStatus``) are translated at the boundary with ``r
     │   └── OversellError              an order wants more than the device can deliver
     ├── FlexConnectionError            the market or broker could not be reached
     │   ├── FlexTimeoutError           ... in time
+    │   ├── OrderPlacementInDoubtError a gen-2 order was sent, its answer lost: may be placed
+    │   │   └── OrderPlacementTimeoutError  ... the answer did not come in time
     │   └── StreamHandshakeError       a WebSocket stream did not open with control/success
     ├── FlexStatusError                the REST API answered with an error status
     │   ├── AuthenticationError        401
@@ -39,6 +41,7 @@ import math
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +68,8 @@ __all__ = [
     "NotFoundError",
     "OrderInDoubtError",
     "OrderNotConfirmedError",
+    "OrderPlacementInDoubtError",
+    "OrderPlacementTimeoutError",
     "OrderUnroutableError",
     "OversellError",
     "PermissionDeniedError",
@@ -111,6 +116,20 @@ class ConfigurationError(FlexError):
     """The client was configured wrongly (missing user or market, unknown transport, ...)."""
 
 
+def _shown(value: object) -> str:
+    """A short repr of an offending value; never fails (a huge int is not converted)."""
+    if isinstance(value, int) and value.bit_length() > _MAX_VALUE_REPR * 3:
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        return f"<an int of about {digits} digits>"
+    try:
+        shown = repr(value)
+    except Exception:  # e.g. ValueError: an int inside a container exceeds the digit limit
+        shown = f"<{type(value).__name__} object>"
+    if len(shown) > _MAX_VALUE_REPR:
+        shown = shown[: _MAX_VALUE_REPR - 3] + "..."
+    return shown
+
+
 class FlexValidationError(FlexError, ValueError):
     """A value given by the user breaks a rule; raised before anything is sent.
 
@@ -121,10 +140,7 @@ class FlexValidationError(FlexError, ValueError):
     """
 
     def __init__(self, field: str, rule: str, value: object = None) -> None:
-        shown = repr(value)
-        if len(shown) > _MAX_VALUE_REPR:
-            shown = shown[: _MAX_VALUE_REPR - 3] + "..."
-        super().__init__(f"{field} {rule} (got {shown})")
+        super().__init__(f"{field} {rule} (got {_shown(value)})")
         self.field = field
         self.rule = rule
         self.value = value
@@ -475,6 +491,54 @@ class OrderInDoubtError(OrderNotConfirmedError):
         )
         self.message_id = message_id
         self.reason = reason
+
+
+_PLACEMENT_FIELDS = ("side", "power", "price", "delivery_start", "delivery_end", "expiry_time")
+
+
+def _utc_text(value: object) -> object:
+    """An aware datetime as the ISO 8601 ``Z`` text an order body carries; else unchanged."""
+    if isinstance(value, datetime) and value.utcoffset() is not None:
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+    return value
+
+
+class OrderPlacementInDoubtError(FlexConnectionError):
+    """A generation-2 order was sent, but the connection failed before its answer came.
+
+    The market may have placed it. Placing it again blindly may place it twice: look for it
+    first, e.g. ``[o for o in client.orders.list(side=err.order["side"]).items if
+    err.matches(o)]``, and place it again only if it is not there.
+
+    Attributes:
+        order: the JSON body that was sent (``side``, ``power``, ``price``, ``delivery_start``,
+            ``delivery_end``, ``expiry_time``, ``location``, ``baseline``).
+        reason: what failed (the transport error, redacted).
+    """
+
+    def __init__(self, order: Mapping[str, Any], reason: str) -> None:
+        self.order = dict(order)
+        self.reason = reason
+        shown = ", ".join(f"{name}={self.order.get(name)!r}" for name in _PLACEMENT_FIELDS)
+        super().__init__(
+            f"order placement in doubt: POST /api/v1/order/ was sent but {reason}; the order"
+            f" may have been placed. Before placing it again, look for it with"
+            f" client.orders.list(side={self.order.get('side')!r}) (err.matches(order) compares"
+            f" one): {shown}"
+        )
+
+    def matches(self, order: object) -> bool:
+        """True if ``order`` (a listed ``Order``) has the side, power, price and times sent."""
+        for name in _PLACEMENT_FIELDS:
+            value = getattr(order, name, None)
+            value = getattr(value, "value", value)  # an enum member: compare its value
+            if _utc_text(value) != self.order.get(name):
+                return False
+        return True
+
+
+class OrderPlacementTimeoutError(OrderPlacementInDoubtError, FlexTimeoutError):
+    """A generation-2 order was sent and its answer did not come in time: it may be placed."""
 
 
 class StreamHandshakeError(FlexConnectionError):

@@ -16,7 +16,8 @@ A :class:`MarketMessage` keeps three views of one reply:
 - ``.raw``: the body bytes as received, and ``.headers``: the AMQP headers.
 
 ``.latency_ms`` is the market-to-client latency: receive time minus the header
-``sendertimestamp_in_ms`` (``None`` when the header is absent or not a non-negative integer).
+``sendertimestamp_in_ms`` (``None`` when the header is absent or invalid: not an integer in
+``0..MAX_TIME_MS``, the end of year 9999 -- ``ReplyHeaders`` in ``specs/asyncapi.yaml``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from glocalflex_messages.models import (
     Tick,
 )
 
+from flxtrd._bounds import MAX_TIME_MS
 from flxtrd._errors import MessageDecodeError
 
 __all__ = [
@@ -102,9 +104,13 @@ class MarketMessage(dict[str, Any]):
 
     @property
     def sent_at_ms(self) -> int | None:
-        """The header ``sendertimestamp_in_ms`` (when the market sent it), if valid."""
+        """The header ``sendertimestamp_in_ms`` (when the market sent it), if valid.
+
+        Valid means an integer in ``0..MAX_TIME_MS`` (the spec's ``ReplyHeaders``); anything else
+        (``2**70``, a negative number, a string) is ``None``, so it never becomes a latency.
+        """
         value = self.headers.get(SENDER_TIMESTAMP_HEADER)
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_TIME_MS:
             return value
         return None
 

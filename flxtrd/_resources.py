@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import httpx
 from glocalflex_rest.models import (
     Contract,
     ContractList,
@@ -26,7 +27,12 @@ from glocalflex_rest.models import (
 from glocalflex_rest.types import Unset
 
 from flxtrd._base_client import Operation, RawResponse
-from flxtrd._errors import FlexValidationError
+from flxtrd._errors import (
+    FlexConnectionError,
+    FlexValidationError,
+    OrderPlacementInDoubtError,
+    OrderPlacementTimeoutError,
+)
 from flxtrd._pagination import AsyncPage, AsyncPaginator, SyncPage
 from flxtrd._rest import (
     cancel_order_op,
@@ -134,6 +140,57 @@ def build_place_op(
     return create_order_op(body, retry=retry)
 
 
+# httpx errors raised after the request started to go out: the market may have the order.
+# (Connect and pool errors happen before anything is sent: those stay FlexConnectionError.)
+_SENT_ERRORS = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError)
+_SENT_TIMEOUTS = (httpx.ReadTimeout, httpx.WriteTimeout)
+
+
+def _in_doubt(op: Operation[Any], error: FlexConnectionError) -> FlexConnectionError:
+    """The error of a failed placement: :class:`OrderPlacementInDoubtError` (or its timeout
+    twin) when the POST was sent before the connection failed, else ``error`` itself."""
+    cause = error.__cause__
+    body = op.json if isinstance(op.json, dict) else {}
+    if not isinstance(cause, (*_SENT_TIMEOUTS, *_SENT_ERRORS)):
+        return error
+    detail = f"{type(cause).__name__}: {cause}" if str(cause) else type(cause).__name__
+    if isinstance(cause, _SENT_TIMEOUTS):
+        return OrderPlacementTimeoutError(body, f"its answer did not come in time ({detail})")
+    return OrderPlacementInDoubtError(body, f"the connection failed before its answer ({detail})")
+
+
+def _place(client: _Caller, op: Operation[T]) -> T:
+    """Place with ``client._call``; a placement cut off after sending is in doubt."""
+    try:
+        return client._call(op)
+    except FlexConnectionError as exc:
+        raise _in_doubt(op, exc) from exc
+
+
+def _place_raw(client: _Caller, op: Operation[T]) -> RawResponse[T]:
+    """:func:`_place` with ``client._call_raw``."""
+    try:
+        return client._call_raw(op)
+    except FlexConnectionError as exc:
+        raise _in_doubt(op, exc) from exc
+
+
+async def _aplace(client: _AsyncCaller, op: Operation[T]) -> T:
+    """Async :func:`_place`."""
+    try:
+        return await client._call(op)
+    except FlexConnectionError as exc:
+        raise _in_doubt(op, exc) from exc
+
+
+async def _aplace_raw(client: _AsyncCaller, op: Operation[T]) -> RawResponse[T]:
+    """Async :func:`_place_raw`."""
+    try:
+        return await client._call_raw(op)
+    except FlexConnectionError as exc:
+        raise _in_doubt(op, exc) from exc
+
+
 def _fields(
     side: str | None,
     power_w: float | None,
@@ -187,7 +244,7 @@ class Orders:
             country_code,
             location_ids,
         )
-        return self._client._call(build_place_op(self._client._now(), order, fields, retry))
+        return _place(self._client, build_place_op(self._client._now(), order, fields, retry))
 
     def list(
         self,
@@ -260,7 +317,8 @@ class RawOrders:
             country_code,
             location_ids,
         )
-        return self._client._call_raw(build_place_op(self._client._now(), order, fields, retry))
+        op = build_place_op(self._client._now(), order, fields, retry)
+        return _place_raw(self._client, op)
 
     def list(
         self,
@@ -315,7 +373,8 @@ class AsyncOrders:
             country_code,
             location_ids,
         )
-        return await self._client._call(build_place_op(self._client._now(), order, fields, retry))
+        op = build_place_op(self._client._now(), order, fields, retry)
+        return await _aplace(self._client, op)
 
     async def list(
         self,
@@ -389,9 +448,8 @@ class AsyncRawOrders:
             country_code,
             location_ids,
         )
-        return await self._client._call_raw(
-            build_place_op(self._client._now(), order, fields, retry)
-        )
+        op = build_place_op(self._client._now(), order, fields, retry)
+        return await _aplace_raw(self._client, op)
 
     async def list(
         self,

@@ -52,6 +52,7 @@ from flxtrd._constants import (
 )
 from flxtrd._errors import FlexValidationError, parse_retry_after
 from flxtrd._log import get_logger, redact_url
+from flxtrd._validation import require_wait
 
 __all__ = [
     "AsyncRetryTransport",
@@ -81,12 +82,10 @@ class RetryPolicy:
     def __post_init__(self) -> None:
         if self.max_retries < 0:
             raise FlexValidationError("max_retries", "must be >= 0", self.max_retries)
-        if not 0.0 <= self.jitter <= 1.0:
+        if not 0.0 <= self.jitter <= 1.0:  # NaN fails too
             raise FlexValidationError("jitter", "must be between 0 and 1", self.jitter)
-        if self.initial_delay_s < 0 or self.max_delay_s < 0:
-            raise FlexValidationError(
-                "initial_delay_s", "and max_delay_s must be >= 0", self.initial_delay_s
-            )
+        for name in ("initial_delay_s", "max_delay_s", "max_retry_after_s"):
+            require_wait(name, getattr(self, name))
 
     def backoff_s(self, retry_index: int, random_fraction: float) -> float:
         """The wait before retry ``retry_index`` (0-based) for a ``random_fraction`` in [0, 1)."""

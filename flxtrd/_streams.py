@@ -124,6 +124,7 @@ from flxtrd._streams_core import (
     _SubscriptionCore,
     _sync_value,
 )
+from flxtrd._validation import require_wait
 
 if TYPE_CHECKING:
     from typing import Self
@@ -364,6 +365,7 @@ class MarketStream(_StreamBase):
     ) -> None:
         if client is not None and transport is not None:
             raise ConfigurationError("pass client= or transport=, not both")
+        connect_timeout = require_wait("connect_timeout", connect_timeout, positive=True)
         self._config = _make_config(
             base_url,
             token_provider,
@@ -698,6 +700,7 @@ class AsyncMarketStream(_StreamBase):
     ) -> None:
         if client is not None and transport is not None:
             raise ConfigurationError("pass client= or transport=, not both")
+        connect_timeout = require_wait("connect_timeout", connect_timeout, positive=True)
         self._config = _make_config(
             base_url,
             token_provider,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import math
 import operator
 import random
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,7 @@ from flxtrd._errors import (
 )
 from flxtrd._log import get_logger, redact, redact_url, register_secret
 from flxtrd._retry import is_certificate_error
+from flxtrd._validation import require_optional_wait, require_wait
 
 __all__ = [
     "STREAM_PATHS",
@@ -168,16 +170,18 @@ class ReconnectPolicy:
     def __post_init__(self) -> None:
         if self.max_attempts is not None and self.max_attempts < 0:
             raise FlexValidationError("max_attempts", "must be >= 0 or None", self.max_attempts)
-        if self.initial_delay < 0:
-            raise FlexValidationError("initial_delay", "must be >= 0", self.initial_delay)
+        require_wait("initial_delay", self.initial_delay)
+        require_wait("max_delay", self.max_delay)
         if self.max_delay < self.initial_delay:
             raise FlexValidationError("max_delay", "must be >= initial_delay", self.max_delay)
-        if self.multiplier < 1:
-            raise FlexValidationError("multiplier", "must be >= 1", self.multiplier)
-        if not 0.0 <= self.jitter <= 1.0:
+        multiplier = self.multiplier
+        if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)):
+            raise FlexValidationError("multiplier", "must be a finite number >= 1", multiplier)
+        if not (math.isfinite(multiplier) and multiplier >= 1):
+            raise FlexValidationError("multiplier", "must be a finite number >= 1", multiplier)
+        if not 0.0 <= self.jitter <= 1.0:  # NaN fails too
             raise FlexValidationError("jitter", "must be between 0 and 1", self.jitter)
-        if self.stable_after < 0:
-            raise FlexValidationError("stable_after", "must be >= 0", self.stable_after)
+        require_wait("stable_after", self.stable_after)
 
     def bounds(self, attempt: int) -> tuple[float, float]:
         """The shortest and longest wait before retry ``attempt`` (1-based)."""
@@ -648,14 +652,14 @@ def _make_config(
     """Validate the constructor arguments shared by both stream classes."""
     base = str(base_url)
     _ws_url(base, "/")  # fail early on a bad URL
-    if receive_timeout is not None and receive_timeout <= 0:
-        raise FlexValidationError("receive_timeout", "must be > 0 or None", receive_timeout)
-    if handshake_timeout <= 0:
-        raise FlexValidationError("handshake_timeout", "must be > 0", handshake_timeout)
-    if keepalive_interval is not None and keepalive_interval <= 0:
-        raise FlexValidationError("keepalive_interval", "must be > 0 or None", keepalive_interval)
-    if keepalive_timeout is not None and keepalive_timeout <= 0:
-        raise FlexValidationError("keepalive_timeout", "must be > 0 or None", keepalive_timeout)
+    receive_timeout = require_optional_wait("receive_timeout", receive_timeout, positive=True)
+    handshake_timeout = require_wait("handshake_timeout", handshake_timeout, positive=True)
+    keepalive_interval = require_optional_wait(
+        "keepalive_interval", keepalive_interval, positive=True, none_means="no pings"
+    )
+    keepalive_timeout = require_optional_wait(
+        "keepalive_timeout", keepalive_timeout, positive=True, none_means="no pong limit"
+    )
     if queue_size < 1:
         raise FlexValidationError("queue_size", "must be >= 1", queue_size)
     return _StreamConfig(

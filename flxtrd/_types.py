@@ -41,15 +41,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from flxtrd._bounds import MAX_DURATION_MS, MAX_POWER_W, MAX_PRICE_EUR_PER_KWH, MAX_TIME_MS
 from flxtrd._errors import FlexValidationError
 from flxtrd._line_protocol import OrderLine
 from flxtrd._log import get_logger
 from flxtrd._validation import (
     POSITIVE,
     current_time_ms,
+    require_bounded,
     require_finite,
     require_in_future,
-    require_non_negative,
     require_not_after,
     require_positive,
     require_string,
@@ -337,11 +338,27 @@ def _iso_ms(epoch_ms: int) -> str:
 
 def _whole(field_name: str, value: object, scale: int) -> int:
     """``value * scale`` as an int (exact for ints, rounded to the nearest for floats)."""
+    if isinstance(value, int) and abs(value) > _INT64_MAX // scale:  # exact, no float made
+        raise FlexValidationError(field_name, "must fit a 64-bit integer of ms", value)
     number = require_finite(field_name, value)
     ms = int(value) * scale if isinstance(value, numbers.Integral) else round(number * scale)
     if abs(ms) > _INT64_MAX:
         raise FlexValidationError(field_name, "must fit a 64-bit integer of ms", value)
     return ms
+
+
+def _require_time(field_name: str, epoch_ms: int, given: object) -> None:
+    """Refuse a time after :data:`~flxtrd._bounds.MAX_TIME_MS` (the end of year 9999 UTC)."""
+    if epoch_ms > MAX_TIME_MS:
+        raise FlexValidationError(field_name, _LATEST_TIME, given)
+
+
+def _longest_duration(scale: int) -> str:
+    unit = "min" if scale == MS_PER_MIN else "ms"
+    return f"must be at most {MAX_DURATION_MS // scale} {unit} (366 days)"
+
+
+_LATEST_TIME = f"must be at most {MAX_TIME_MS} ms since the epoch (9999-12-31T23:59:59.999Z)"
 
 
 @dataclass(frozen=True, init=False)
@@ -390,7 +407,7 @@ class Flexibility:
         name, power = _pick("power_w", power_w, "wattage", wattage)
         if power is None:
             raise TypeError("Flexibility() needs the power in W: power_w= or wattage=")
-        power_f = require_positive(name, power)
+        power_f = require_bounded(name, power, MAX_POWER_W, positive=True)
 
         name, start = _pick("start_time_epoch_s", start_time_epoch_s, "starttime", starttime)
         if start is None:
@@ -398,16 +415,22 @@ class Flexibility:
                 "Flexibility() needs the delivery start: start_time_epoch_s= (s) or starttime= (ms)"
             )
         start_ms = _whole(name, start, 1000 if name == "start_time_epoch_s" else 1)
+        _require_time(name, start_ms, start)
 
         name, length = _pick("duration_min", duration_min, "duration", duration)
         if length is None:
             raise TypeError(
                 "Flexibility() needs the duration: duration_min= (min) or duration= (ms)"
             )
+        scale = MS_PER_MIN if name == "duration_min" else 1
         require_positive(name, length)
-        runtime_ms = _whole(name, length, MS_PER_MIN if name == "duration_min" else 1)
+        if length > MAX_DURATION_MS / scale:  # exact for ints: 2**62 never reaches _whole
+            raise FlexValidationError(name, _longest_duration(scale), length)
+        runtime_ms = _whole(name, length, scale)
         if runtime_ms <= 0:
             raise FlexValidationError(name, POSITIVE + " (at least 1 ms)", length)
+        if runtime_ms > MAX_DURATION_MS:
+            raise FlexValidationError(name, _longest_duration(scale), length)
 
         name, expiry = _pick(
             "order_expiration_min", order_expiration_min, "expirationtime", expirationtime
@@ -417,6 +440,7 @@ class Flexibility:
             expiration_ms = start_ms
         elif name == "expirationtime":
             expiration_ms = _whole(name, expiry, 1)
+            _require_time(name, expiration_ms, expiry)
         else:
             expiry_min = require_positive(name, expiry)
             now = current_time_ms() if now_ms is None else now_ms
@@ -565,12 +589,12 @@ class MarketOrder:
         if not isinstance(flex, Flexibility):
             raise FlexValidationError(name_r, "must be a Flexibility (FlexResource)", flex)
         object.__setattr__(self, "order_type", _order_type(side))
-        object.__setattr__(self, "price_eur", require_non_negative(name, amount))
+        object.__setattr__(self, "price_eur", require_bounded(name, amount, MAX_PRICE_EUR_PER_KWH))
         object.__setattr__(self, "resource", flex)
 
     def validate(self, now_ms: int | None = None) -> None:
         """Run every rule, including the clock-dependent ones, before the order is sent."""
-        require_non_negative("price_eur", self.price_eur)
+        require_bounded("price_eur", self.price_eur, MAX_PRICE_EUR_PER_KWH)
         self.resource.validate(now_ms)
 
     def to_order_line(self, application_key: str, *, version: str = "1") -> OrderLine:

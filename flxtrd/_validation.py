@@ -27,43 +27,54 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from flxtrd._bounds import MAX_DURATION_MS, MAX_POWER_W, MAX_PRICE_EUR_PER_KWH, MAX_TIME_MS
 from flxtrd._errors import FlexValidationError
 
 __all__ = [
     "COUNTRY_CODES",
+    "MAX_DURATION_MS",
     "MAX_LOCATION_IDS",
     "MAX_LOCATION_ID_LENGTH",
     "MAX_POWER_W",
     "MAX_PRICE_EUR_PER_KWH",
+    "MAX_TIME_MS",
+    "MAX_WAIT_S",
     "SIDES",
     "OrderSpec",
     "current_time_ms",
     "format_utc",
     "order_spec_to_body",
     "require_at_most",
+    "require_bounded",
+    "require_duration_ms",
     "require_finite",
     "require_in_future",
     "require_non_negative",
     "require_not_after",
     "require_number",
+    "require_optional_wait",
     "require_positive",
     "require_string",
+    "require_wait",
     "to_utc",
+    "wait_rule",
 ]
 
 SIDES = ("buy", "sell")
 COUNTRY_CODES = frozenset({"CZ", "DE", "CH", "ES", "FI", "FR", ""})
 MAX_LOCATION_ID_LENGTH = 128
 MAX_LOCATION_IDS = 1000
-MAX_POWER_W = 1e9
-MAX_PRICE_EUR_PER_KWH = 1e6
+#: The longest wait (s) the platform's timed waits accept (``threading.TIMEOUT_MAX``).
+MAX_WAIT_S: float = threading.TIMEOUT_MAX
 _QUARTER_HOUR_MIN = 15
+_MAX_DELIVERY = timedelta(milliseconds=MAX_DURATION_MS)
 
 # The rules, as they appear in FlexValidationError.rule.
 NUMBER = "must be a real number (not bool, str or None)"
@@ -78,10 +89,14 @@ TZ_AWARE = (
 DATETIME = "must be a datetime"
 QUARTER_HOUR = "must be on the quarter hour in UTC (:00, :15, :30 or :45, zero seconds)"
 AFTER_DELIVERY_START = "must be after delivery_start"
+LONGEST_DELIVERY = f"must be at most {MAX_DURATION_MS // 86_400_000} days after delivery_start"
 SIDE = "must be 'buy' or 'sell' (sell = ask, buy = bid)"
 COUNTRY = "must be one of " + ", ".join(repr(c) for c in sorted(COUNTRY_CODES)) + " ('' = any)"
 LOCATION_IDS = f"must be None or a list of at most {MAX_LOCATION_IDS} strings (or Nones)"
 NON_EMPTY_STRING = "must be a non-empty string"
+WAIT = "must be a finite number >= 0"
+POSITIVE_WAIT = "must be a finite number > 0"
+WAIT_TOO_LONG = f"must be at most {MAX_WAIT_S:g} seconds (the longest wait this platform supports)"
 
 
 def current_time_ms() -> int:
@@ -128,6 +143,83 @@ def require_at_most(field: str, value: float, limit: float) -> float:
     if value > limit:
         raise FlexValidationError(field, f"must be <= {limit:g}", value)
     return value
+
+
+def require_bounded(field: str, value: object, maximum: float, *, positive: bool = False) -> float:
+    """Return ``value`` as a finite float in ``(0, maximum]`` (``positive``) or ``[0, maximum]``.
+
+    An int is compared with ``maximum`` exactly before it becomes a float, so ``10**5000`` is
+    refused as too large rather than failing the float conversion.
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise FlexValidationError(field, NUMBER, value)
+    if isinstance(value, int) and value > maximum:
+        raise FlexValidationError(field, f"must be <= {maximum:g}", value)
+    number = require_positive(field, value) if positive else require_non_negative(field, value)
+    return require_at_most(field, number, maximum)
+
+
+def wait_rule(*, positive: bool = False, none_means: str | None = None) -> str:
+    """The rule text of a wait: ``"must be a finite number >= 0"`` (``> 0`` when ``positive``),
+    followed by ``", or None (<none_means>)"`` when ``None`` is allowed and means something."""
+    rule = POSITIVE_WAIT if positive else WAIT
+    return rule if none_means is None else f"{rule}, or None ({none_means})"
+
+
+def require_wait(
+    field: str, value: object, *, positive: bool = False, none_means: str | None = None
+) -> float:
+    """Return a wait, timeout or interval in seconds as a float; refuse NaN, infinities,
+    negatives (and 0 when ``positive``), non-numbers and waits longer than :data:`MAX_WAIT_S`.
+
+    ``none_means`` only completes the rule text for arguments where ``None`` is allowed (see
+    :func:`require_optional_wait`).
+    """
+    rule = wait_rule(positive=positive, none_means=none_means)
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise FlexValidationError(field, rule, value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int too large for a float
+        raise FlexValidationError(field, WAIT_TOO_LONG, value) from None
+    if not math.isfinite(number) or not (number > 0 if positive else number >= 0):
+        raise FlexValidationError(field, rule, value)
+    if number > MAX_WAIT_S:
+        raise FlexValidationError(field, WAIT_TOO_LONG, value)
+    return number
+
+
+def require_optional_wait(
+    field: str, value: object, *, positive: bool = False, none_means: str = "wait forever"
+) -> float | None:
+    """:func:`require_wait`, with ``None`` passed through (it means ``none_means``)."""
+    if value is None:
+        return None
+    return require_wait(field, value, positive=positive, none_means=none_means)
+
+
+def require_duration_ms(
+    field: str, value: object, *, positive: bool = False, maximum: int = MAX_TIME_MS
+) -> int:
+    """Return a duration or time in ms as an int: a finite number >= 0 (> 0 when ``positive``)
+    and at most ``maximum``; floats are rounded to the nearest ms."""
+    rule = f"must be a finite number of ms {'>' if positive else '>='} 0"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise FlexValidationError(field, rule, value)
+    if isinstance(value, int):
+        if value > maximum:  # exact for ints of any size
+            raise FlexValidationError(field, f"must be <= {maximum} ms", value)
+        number = value
+    else:
+        as_float = float(value)
+        if not math.isfinite(as_float):
+            raise FlexValidationError(field, rule, value)
+        if as_float > maximum:
+            raise FlexValidationError(field, f"must be <= {maximum} ms", value)
+        number = round(as_float)
+    if not (number > 0 if positive else number >= 0):
+        raise FlexValidationError(field, rule, value)
+    return number
 
 
 def require_in_future(field: str, epoch_ms: int, now_ms: int) -> None:
@@ -225,10 +317,8 @@ class OrderSpec:
         """
         if self.side not in SIDES:
             raise FlexValidationError("side", SIDE, self.side)
-        power = require_positive("power_w", self.power_w)
-        require_at_most("power_w", power, MAX_POWER_W)
-        price = require_non_negative("price_eur_per_kwh", self.price_eur_per_kwh)
-        require_at_most("price_eur_per_kwh", price, MAX_PRICE_EUR_PER_KWH)
+        require_bounded("power_w", self.power_w, MAX_POWER_W, positive=True)
+        require_bounded("price_eur_per_kwh", self.price_eur_per_kwh, MAX_PRICE_EUR_PER_KWH)
         if not isinstance(self.country_code, str) or self.country_code not in COUNTRY_CODES:
             raise FlexValidationError("country_code", COUNTRY, self.country_code)
         _location_ids(self.location_ids)
@@ -240,6 +330,8 @@ class OrderSpec:
         _require_quarter_hour("delivery_end", end)
         if not end > start:
             raise FlexValidationError("delivery_end", AFTER_DELIVERY_START, self.delivery_end)
+        if end - start > _MAX_DELIVERY:
+            raise FlexValidationError("delivery_end", LONGEST_DELIVERY, self.delivery_end)
         if expiry > start:
             raise FlexValidationError(
                 "expiry_time", "must not be after delivery_start", self.expiry_time

@@ -22,6 +22,8 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+from flxtrd._bounds import MAX_DURATION_MS, MAX_POWER_W, MAX_PRICE_EUR_PER_KWH, MAX_TIME_MS
+
 from ._types import Gen1Order, Gen2Order, OrderStatus, Side
 
 QUARTER_HOUR_MS = 15 * 60 * 1000
@@ -255,7 +257,10 @@ class Violation:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A real number that is finite; an int of any size is (it is never made a float here)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return isinstance(value, int) or math.isfinite(value)
 
 
 def _is_int(value: object) -> bool:
@@ -266,28 +271,63 @@ def _is_name(value: object) -> bool:
     return isinstance(value, str) and value != ""
 
 
+def _shown(value: object) -> str:
+    """A short repr for a violation's reason; a huge int is not converted to text."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"an int of {value.bit_length()} bits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _bounded(name: str, value: object, maximum: float, *, positive: bool) -> Violation | None:
+    """`value` is a finite number > 0 (or >= 0) and at most `maximum` (`flxtrd._bounds`)."""
+    low = "> 0" if positive else ">= 0"
+    if (
+        not _is_number(value)
+        or not (value > 0 if positive else value >= 0)  # type: ignore[operator]
+        or value > maximum  # type: ignore[operator]
+    ):
+        return Violation(
+            name, f"{name} must be a finite number {low} and <= {maximum:g}, not {_shown(value)}"
+        )
+    return None
+
+
+def _time(name: str, value: object) -> Violation | None:
+    """`value` is an integer time in ms, >= 0 and at most `MAX_TIME_MS` (end of year 9999)."""
+    if not _is_int(value) or not 0 <= value <= MAX_TIME_MS:  # type: ignore[operator]
+        return Violation(
+            name, f"{name} must be an integer in 0..{MAX_TIME_MS} (ms), not {_shown(value)}"
+        )
+    return None
+
+
 def validate_gen1(order: Gen1Order) -> Violation | None:
-    """Check a generation-1 order: positive power and runtime, price >= 0, expiry >= 0."""
+    """Check a generation-1 order: power, runtime, price and times within `flxtrd._bounds`.
+
+    Power > 0 and <= `MAX_POWER_W`, price >= 0 and <= `MAX_PRICE_EUR_PER_KWH`, runtime > 0
+    and <= `MAX_DURATION_MS`, start and expiration times in 0..`MAX_TIME_MS`: the bounds of
+    ``OrderLine`` in `specs/asyncapi.yaml`, the same as generation 2's.
+    """
     if order.side not in ("ask", "bid"):
-        return Violation("side", f"side must be 'ask' or 'bid', not {order.side!r}")
+        return Violation("side", f"side must be 'ask' or 'bid', not {_shown(order.side)}")
     if not _is_name(order.application_key):
         return Violation("application_key", "application key must be a non-empty string")
     if not _is_name(order.user):
         return Violation("user", "user must be a non-empty string")
-    if not _is_number(order.wattage) or order.wattage <= 0:
-        return Violation("wattage", f"wattage must be a finite number > 0, not {order.wattage!r}")
-    if not _is_int(order.starttime) or order.starttime < 0:
-        return Violation("starttime", f"starttime must be an integer >= 0, not {order.starttime!r}")
-    if not _is_int(order.runtime) or order.runtime <= 0:
-        return Violation("runtime", f"runtime must be an integer > 0, not {order.runtime!r}")
-    if not _is_number(order.price) or order.price < 0:
-        return Violation("price", f"price must be a finite number >= 0, not {order.price!r}")
-    if not _is_int(order.expirationtime) or order.expirationtime < 0:
+    violation = _bounded("wattage", order.wattage, MAX_POWER_W, positive=True) or _time(
+        "starttime", order.starttime
+    )
+    if violation is not None:
+        return violation
+    if not _is_int(order.runtime) or not 0 < order.runtime <= MAX_DURATION_MS:
         return Violation(
-            "expirationtime",
-            f"expirationtime must be an integer >= 0, not {order.expirationtime!r}",
+            "runtime",
+            f"runtime must be an integer in 1..{MAX_DURATION_MS} (ms), not {_shown(order.runtime)}",
         )
-    return None  # an expirationtime after starttime is accepted: see `gen1_expires_at_ms`
+    return _bounded("price", order.price, MAX_PRICE_EUR_PER_KWH, positive=False) or _time(
+        "expirationtime", order.expirationtime
+    )  # an expirationtime after starttime is accepted: see `gen1_expires_at_ms`
 
 
 def is_quarter_hour(time_ms: int) -> bool:
@@ -296,28 +336,37 @@ def is_quarter_hour(time_ms: int) -> bool:
 
 
 def validate_gen2(order: Gen2Order) -> Violation | None:
-    """Check a generation-2 order: side, power > 0, price >= 0, quarter-hour window, locations."""
+    """Check a generation-2 order: side, power and price within `flxtrd._bounds`, a quarter-hour
+    window of at most `MAX_DURATION_MS`, times up to `MAX_TIME_MS`, locations."""
     if order.side not in ("buy", "sell"):
-        return Violation("side", f"side must be 'buy' or 'sell', not {order.side!r}")
+        return Violation("side", f"side must be 'buy' or 'sell', not {_shown(order.side)}")
     if not _is_name(order.owner):
         return Violation("owner", "owner must be a non-empty string")
-    if not _is_number(order.power) or order.power <= 0:
-        return Violation("power", f"power must be a finite number > 0, not {order.power!r}")
-    if not _is_number(order.price) or order.price < 0:
-        return Violation("price", f"price must be a finite number >= 0, not {order.price!r}")
+    violation = _bounded("power", order.power, MAX_POWER_W, positive=True) or _bounded(
+        "price", order.price, MAX_PRICE_EUR_PER_KWH, positive=False
+    )
+    if violation is not None:
+        return violation
     for name, value in (
         ("delivery_start", order.delivery_start_ms),
         ("delivery_end", order.delivery_end_ms),
     ):
-        if not _is_int(value) or value < 0:
-            return Violation(name, f"{name} must be a time >= 0 in ms, not {value!r}")
+        violation = _time(name, value)
+        if violation is not None:
+            return violation
         if not is_quarter_hour(value):
             return Violation(name, f"{name} must lie on the quarter hour")
     if order.delivery_end_ms <= order.delivery_start_ms:
         return Violation("delivery_end", "delivery_end must be after delivery_start")
+    if order.delivery_end_ms - order.delivery_start_ms > MAX_DURATION_MS:
+        return Violation(
+            "delivery_end",
+            f"delivery_end must be at most {MAX_DURATION_MS // 86_400_000} days after"
+            " delivery_start",
+        )
     if not _is_int(order.expiry_time_ms):
         return Violation(
-            "expiry_time", f"expiry_time must be a time in ms, not {order.expiry_time_ms!r}"
+            "expiry_time", f"expiry_time must be a time in ms, not {_shown(order.expiry_time_ms)}"
         )
     if not isinstance(order.country_code, str):
         return Violation("country_code", "country_code must be a string")

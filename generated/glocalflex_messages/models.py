@@ -12,7 +12,12 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 class OrderHeaders(Struct):
     sendertimestamp_in_ms: Annotated[
-        int, Meta(description="When the client sent the order, ms since epoch.", ge=0)
+        int,
+        Meta(
+            description="When the client sent the order, ms since epoch, at most 9999-12-31T23:59:59.999Z.",
+            ge=0,
+            le=253402300799999,
+        ),
     ]
 
 
@@ -20,7 +25,11 @@ class ReplyHeaders(Struct):
     sendertimestamp_in_ms: (
         Annotated[
             int,
-            Meta(description="When the market sent the reply, ms since epoch.", ge=0),
+            Meta(
+                description="When the market sent the reply, ms since epoch, at most 9999-12-31T23:59:59.999Z; a client counts a larger value as invalid (no latency).",
+                ge=0,
+                le=253402300799999,
+            ),
         ]
         | UnsetType
     ) = UNSET
@@ -73,27 +82,42 @@ class OrderLine(Struct):
     starttime: Annotated[
         int,
         Meta(
-            description="Delivery start, ms since epoch.", ge=0, le=9223372036854775807
+            description="Delivery start, ms since epoch, at most 9999-12-31T23:59:59.999Z.",
+            ge=0,
+            le=253402300799999,
         ),
     ]
-    wattage: Annotated[float, Meta(description="Power, W.", gt=0.0)]
+    wattage: Annotated[
+        float,
+        Meta(
+            description="Power, W, at most 1e9 W (1 GW), as in generation 2.",
+            gt=0.0,
+            le=1000000000.0,
+        ),
+    ]
     runtime: Annotated[
-        int, Meta(description="Delivery duration, ms.", gt=0, le=9223372036854775807)
+        int,
+        Meta(
+            description="Delivery duration, ms, at most 366 days (31 622 400 000 ms).",
+            gt=0,
+            le=31622400000,
+        ),
     ]
     totalenergy: Annotated[float, Meta(description="Energy, Wh.", ge=0.0)]
     price: Annotated[
         float,
         Meta(
-            description="Limit price in the generation-1 price unit (EUR/kWh on current deployments); the field is `askingprice` for an ask and `biddingprice` for a bid.",
+            description="Limit price in the generation-1 price unit (EUR/kWh on current deployments), at most 1e6 as in generation 2; the field is `askingprice` for an ask and `biddingprice` for a bid.",
             ge=0.0,
+            le=1000000.0,
         ),
     ]
     expirationtime: Annotated[
         int,
         Meta(
-            description="When the order expires if unmatched, ms since epoch. An order expires at its `expirationtime` or at its `starttime`, whichever is first; a later `expirationtime` is accepted, not refused.",
+            description="When the order expires if unmatched, ms since epoch, at most 9999-12-31T23:59:59.999Z. An order expires at its `expirationtime` or at its `starttime`, whichever is first; a later `expirationtime` is accepted, not refused.",
             ge=0,
-            le=9223372036854775807,
+            le=253402300799999,
         ),
     ]
 

@@ -22,24 +22,27 @@ T = TypeVar("T", bound="OrderRequest")
 
 @_attrs_define
 class OrderRequest:
-    """A generation-2 order. Delivery times are on the quarter hour; the expiry is at or before the delivery start.
+    """A generation-2 order. Delivery times are on the quarter hour; the expiry is at or before the delivery start. The
+    bounds (power, price, a delivery of at most 366 days, times up to the end of year 9999) are the same as generation
+    1's `OrderLine` in asyncapi.yaml.
 
-    Example:
-        {'side': 'buy', 'power': 2500.0, 'price': 0.25, 'delivery_start': '2026-12-01T10:00:00Z', 'delivery_end':
-            '2026-12-01T10:15:00Z', 'expiry_time': '2026-12-01T09:30:00Z', 'location': {'location_id': None, 'country_code':
-            'DE'}, 'baseline': None}
+        Example:
+            {'side': 'buy', 'power': 2500.0, 'price': 0.25, 'delivery_start': '2026-12-01T10:00:00Z', 'delivery_end':
+                '2026-12-01T10:15:00Z', 'expiry_time': '2026-12-01T09:30:00Z', 'location': {'location_id': None, 'country_code':
+                'DE'}, 'baseline': None}
 
-    Attributes:
-        side (Side): Buy (bid) or sell (ask) flexibility.
-        power (float): Power offered or wanted, W.
-        price (float): Limit price, EUR/kWh.
-        delivery_start (datetime.datetime): Start of delivery, ISO 8601 UTC, on the quarter hour.
-        delivery_end (datetime.datetime): End of delivery, ISO 8601 UTC, on the quarter hour, after `delivery_start`.
-        expiry_time (datetime.datetime): When the order expires if unmatched, ISO 8601 UTC, at or before
-            `delivery_start`.
-        location (OrderLocation): Where the flexibility is delivered. Example: {'location_id': ['loc-001'],
-            'country_code': 'DE'}.
-        baseline (Baseline | None | Unset): Baseline data of a sell order; null or absent to send it later.
+        Attributes:
+            side (Side): Buy (bid) or sell (ask) flexibility.
+            power (float): Power offered or wanted, W, at most 1e9 W (1 GW).
+            price (float): Limit price, EUR/kWh, at most 1e6.
+            delivery_start (datetime.datetime): Start of delivery, ISO 8601 UTC, on the quarter hour.
+            delivery_end (datetime.datetime): End of delivery, ISO 8601 UTC, on the quarter hour, after `delivery_start` and
+                at most 366 days (31 622 400 000 ms) after it.
+            expiry_time (datetime.datetime): When the order expires if unmatched, ISO 8601 UTC, at or before
+                `delivery_start`.
+            location (OrderLocation): Where the flexibility is delivered. Example: {'location_id': ['loc-001'],
+                'country_code': 'DE'}.
+            baseline (Baseline | None | Unset): Baseline data of a sell order; null or absent to send it later.
     """
 
     side: Side

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from market_double import make_order
 
+from flxtrd._bounds import MAX_DURATION_MS, MAX_POWER_W, MAX_PRICE_EUR_PER_KWH, MAX_TIME_MS
 from flxtrd._errors import FlexValidationError, MessageEncodeError
 from flxtrd._line_protocol import OrderLine, decode_order_line
 from flxtrd._order_codec import OrderEncoder, encode_order, order_side
@@ -98,21 +99,27 @@ keys = st.one_of(
     st.sampled_from(["5f0c8e1a2b3c4d5e6f7081a0", "dev-1", "a"]),
     st.text(min_size=1, max_size=40).filter(lambda k: "\n" not in k and "\r" not in k),
 )
-finite_positive = st.floats(min_value=1e-300, max_value=1e12, allow_nan=False, allow_infinity=False)
+finite_positive = st.floats(
+    min_value=1e-300, max_value=MAX_POWER_W, allow_nan=False, allow_infinity=False
+)
 
 
 @st.composite
 def market_orders(draw: st.DrawFn) -> MarketOrder:
-    """Orders the domain types accept, with awkward floats and big integers."""
-    start = draw(st.integers(min_value=0, max_value=2**62))
+    """Orders the domain types accept (within ``flxtrd._bounds``), with awkward floats."""
+    start = draw(st.integers(min_value=0, max_value=MAX_TIME_MS))
     flex = Flexibility(
         wattage=draw(st.one_of(finite_positive, st.integers(min_value=1, max_value=10**6))),
         starttime=start,
-        duration=draw(st.integers(min_value=1, max_value=2**40)),
+        duration=draw(st.integers(min_value=1, max_value=MAX_DURATION_MS)),
         expirationtime=draw(st.integers(min_value=0, max_value=start)),
     )
     price = draw(
-        st.one_of(st.just(0.0), st.floats(min_value=0, max_value=1e9), st.integers(0, 10**6))
+        st.one_of(
+            st.just(0.0),
+            st.floats(min_value=0, max_value=MAX_PRICE_EUR_PER_KWH),
+            st.integers(0, 10**6),
+        )
     )
     side = draw(st.sampled_from([OrderType.ASK, OrderType.BID]))
     return MarketOrder(type=side, price=price, flexibility=flex)

@@ -87,10 +87,12 @@ def sync_detailed(
 
     Args:
         body (OrderRequest): A generation-2 order. Delivery times are on the quarter hour; the
-            expiry is at or before the delivery start. Example: {'side': 'buy', 'power': 2500.0,
-            'price': 0.25, 'delivery_start': '2026-12-01T10:00:00Z', 'delivery_end':
-            '2026-12-01T10:15:00Z', 'expiry_time': '2026-12-01T09:30:00Z', 'location': {'location_id':
-            None, 'country_code': 'DE'}, 'baseline': None}.
+            expiry is at or before the delivery start. The bounds (power, price, a delivery of at most
+            366 days, times up to the end of year 9999) are the same as generation 1's `OrderLine` in
+            asyncapi.yaml. Example: {'side': 'buy', 'power': 2500.0, 'price': 0.25, 'delivery_start':
+            '2026-12-01T10:00:00Z', 'delivery_end': '2026-12-01T10:15:00Z', 'expiry_time':
+            '2026-12-01T09:30:00Z', 'location': {'location_id': None, 'country_code': 'DE'},
+            'baseline': None}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -120,10 +122,12 @@ def sync(
 
     Args:
         body (OrderRequest): A generation-2 order. Delivery times are on the quarter hour; the
-            expiry is at or before the delivery start. Example: {'side': 'buy', 'power': 2500.0,
-            'price': 0.25, 'delivery_start': '2026-12-01T10:00:00Z', 'delivery_end':
-            '2026-12-01T10:15:00Z', 'expiry_time': '2026-12-01T09:30:00Z', 'location': {'location_id':
-            None, 'country_code': 'DE'}, 'baseline': None}.
+            expiry is at or before the delivery start. The bounds (power, price, a delivery of at most
+            366 days, times up to the end of year 9999) are the same as generation 1's `OrderLine` in
+            asyncapi.yaml. Example: {'side': 'buy', 'power': 2500.0, 'price': 0.25, 'delivery_start':
+            '2026-12-01T10:00:00Z', 'delivery_end': '2026-12-01T10:15:00Z', 'expiry_time':
+            '2026-12-01T09:30:00Z', 'location': {'location_id': None, 'country_code': 'DE'},
+            'baseline': None}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -148,10 +152,12 @@ async def asyncio_detailed(
 
     Args:
         body (OrderRequest): A generation-2 order. Delivery times are on the quarter hour; the
-            expiry is at or before the delivery start. Example: {'side': 'buy', 'power': 2500.0,
-            'price': 0.25, 'delivery_start': '2026-12-01T10:00:00Z', 'delivery_end':
-            '2026-12-01T10:15:00Z', 'expiry_time': '2026-12-01T09:30:00Z', 'location': {'location_id':
-            None, 'country_code': 'DE'}, 'baseline': None}.
+            expiry is at or before the delivery start. The bounds (power, price, a delivery of at most
+            366 days, times up to the end of year 9999) are the same as generation 1's `OrderLine` in
+            asyncapi.yaml. Example: {'side': 'buy', 'power': 2500.0, 'price': 0.25, 'delivery_start':
+            '2026-12-01T10:00:00Z', 'delivery_end': '2026-12-01T10:15:00Z', 'expiry_time':
+            '2026-12-01T09:30:00Z', 'location': {'location_id': None, 'country_code': 'DE'},
+            'baseline': None}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
@@ -179,10 +185,12 @@ async def asyncio(
 
     Args:
         body (OrderRequest): A generation-2 order. Delivery times are on the quarter hour; the
-            expiry is at or before the delivery start. Example: {'side': 'buy', 'power': 2500.0,
-            'price': 0.25, 'delivery_start': '2026-12-01T10:00:00Z', 'delivery_end':
-            '2026-12-01T10:15:00Z', 'expiry_time': '2026-12-01T09:30:00Z', 'location': {'location_id':
-            None, 'country_code': 'DE'}, 'baseline': None}.
+            expiry is at or before the delivery start. The bounds (power, price, a delivery of at most
+            366 days, times up to the end of year 9999) are the same as generation 1's `OrderLine` in
+            asyncapi.yaml. Example: {'side': 'buy', 'power': 2500.0, 'price': 0.25, 'delivery_start':
+            '2026-12-01T10:00:00Z', 'delivery_end': '2026-12-01T10:15:00Z', 'expiry_time':
+            '2026-12-01T09:30:00Z', 'location': {'location_id': None, 'country_code': 'DE'},
+            'baseline': None}.
 
     Raises:
         errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
