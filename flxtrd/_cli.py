@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from flxtrd._constants import ENV_MARKET_URL, ENV_PASSWORD, ENV_USERNAME, SANDBOX_SCHEME
 from flxtrd._errors import FlexError, FlexTimeoutError
+from flxtrd._exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code_for
 from flxtrd._types import Flexibility, MarketOrder, OrderType, User
 
 if TYPE_CHECKING:
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 SANDBOX_URL = f"{SANDBOX_SCHEME}://"
 MS_PER_MINUTE = 60_000
 QUARTER_HOUR_MS = 15 * MS_PER_MINUTE
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,9 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except FlexError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return exit_code_for(exc)  # one code per kind of failure (flxtrd._exit_codes)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,13 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_market_options(listen)
     listen.set_defaults(handler=run_listen)
+
+    from flxtrd._cli_rest import add_rest_commands  # orders, contracts, deals, stream
+
+    add_rest_commands(parser, commands)
     return parser
 
 
 def _add_market_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--market", default=None, help="market URL or host (default: FLXTRD_MARKET_URL)"
-    )
+        "--market", "--market-url", default=None,
+        help="market URL or host (default: FLXTRD_MARKET_URL)",
+    )  # fmt: skip
     parser.add_argument("--broker", default=None, help="broker URL (default: FLXTRD_BROKER_URL)")
     parser.add_argument(
         "--insecure", action="store_true", help="do not verify TLS certificates (development only)"
