@@ -53,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code_for(exc)  # one code per kind of failure (flxtrd._exit_codes)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -188,3 +188,15 @@ def test_each_error_class_maps_to_its_documented_code() -> None:
     ]
     documented = [line.split()[0] for line in _exit_codes.EXIT_CODES_HELP.splitlines()[1:]]
     assert documented == ["0", "1", "2", "3", "4", "5", "6", "7", "130"]
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    """stdout closed by its reader (``| head``): exit 0 and no BrokenPipeError traceback."""
+    listener = Listener("stream", "orderbook", "--count", "1", "--json",
+                        env=env_for(EMBEDDED, new_user()))  # fmt: skip
+    assert listener.process.stdout is not None
+    listener.process.stdout.close()  # before the command prints its first line
+    listener.wait_ready()
+    _, err = listener.process.communicate(timeout=120)
+    assert listener.returncode == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
