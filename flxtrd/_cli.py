@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from flxtrd._cli_args import seconds
 from flxtrd._constants import ENV_MARKET_URL, ENV_PASSWORD, ENV_USERNAME, SANDBOX_SCHEME
 from flxtrd._errors import FlexError, FlexTimeoutError
+from flxtrd._exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code_for
 from flxtrd._types import Flexibility, MarketOrder, OrderType, User
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 SANDBOX_URL = f"{SANDBOX_SCHEME}://"
 MS_PER_MINUTE = 60_000
 QUARTER_HOUR_MS = 15 * MS_PER_MINUTE
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,9 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except FlexError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return exit_code_for(exc)  # one code per kind of failure (flxtrd._exit_codes)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,13 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_market_options(listen)
     listen.set_defaults(handler=run_listen)
+
+    from flxtrd._cli_rest import add_rest_commands  # orders, contracts, deals, stream
+
+    add_rest_commands(parser, commands)
     return parser
 
 
 def _add_market_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--market", default=None, help="market URL or host (default: FLXTRD_MARKET_URL)"
-    )
+        "--market", "--market-url", default=None,
+        help="market URL or host (default: FLXTRD_MARKET_URL)",
+    )  # fmt: skip
     parser.add_argument("--broker", default=None, help="broker URL (default: FLXTRD_BROKER_URL)")
     parser.add_argument(
         "--insecure", action="store_true", help="do not verify TLS certificates (development only)"
