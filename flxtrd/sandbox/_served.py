@@ -160,7 +160,9 @@ class ServedSandbox:
 
     def _accounts(self) -> Accounts:
         o = self.options
-        kwargs: dict[str, Any] = {"seed": o.seed}
+        # ids keyed with the token key too: same-seed sandboxes with different keys must not
+        # share a RabbitMQ user (users are global) with two passwords (see _accounts)
+        kwargs: dict[str, Any] = {"seed": o.seed, "ids_from_token_key": True}
         if o.token_key_file is not None:
             kwargs["token_key"] = read_token_key(o.token_key_file)
         if o.token_lifetime_s is not None:
