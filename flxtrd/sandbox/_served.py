@@ -13,7 +13,10 @@ What runs
 - on a RabbitMQ on this machine, the accounts' broker users (:mod:`flxtrd.sandbox._rabbitmq`),
   with permissions on the virtual host of ``--amqp`` (``/`` for ``...:5672//``), so
   ``amqp://<userId>:<token>@host:5672//`` works as on the market; they are deleted again on
-  shutdown. A virtual host of its own (``--amqp amqp://guest:guest@host:5672/sandbox``, made
+  shutdown (a sandbox that was killed leaves them; the next one started on this machine
+  removes them, on Linux). Ids derive from ``--seed`` and the token key, so they are the same across
+  restarts only with ``--token-key-file``, and two sandboxes with their own keys never share a
+  broker user. A virtual host of its own (``--amqp amqp://guest:guest@host:5672/sandbox``, made
   with ``rabbitmqctl add_vhost``) keeps a sandbox apart from anything else on the broker.
 
 What a client needs
@@ -197,6 +200,7 @@ class ServedSandbox:
                 raise
             _log.warning("broker users are not provisioned: %s", exc)
             return None
+        users.release_dead_owners()  # what sandboxes killed on this machine left behind
         return users
 
     def _start(self) -> None:

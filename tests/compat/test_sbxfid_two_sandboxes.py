@@ -9,6 +9,7 @@ is stopped and the other's devices still log in and trade.
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -20,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -68,10 +70,11 @@ def two_vhosts(amqp_url: str) -> Iterator[list[str]]:
 class _Sandbox:
     """One ``python -m flxtrd sandbox`` process (default token key) and its REST URL."""
 
-    def __init__(self, amqp_url: str, seed: int) -> None:
+    def __init__(self, amqp_url: str, seed: int, *options: str) -> None:
         self.amqp_url = amqp_url
         argv = [sys.executable, "-m", "flxtrd", "sandbox", "--http", "127.0.0.1:0",
-                "--amqp", amqp_url, "--seed", str(seed), "--broker-users", "on"]  # fmt: skip
+                "--amqp", amqp_url, "--seed", str(seed), "--broker-users", "on",
+                *options]  # fmt: skip
         self.process = subprocess.Popen(
             argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
         )
@@ -207,7 +210,10 @@ def test_two_same_seed_sandboxes_with_default_keys_trade_at_once_and_survive_one
         logins = [{n: s.login(n) for n in ("alice", "bob")} for s in sandboxes]
         pairs = []
         for sandbox, login in zip(sandboxes, logins, strict=True):
-            pair = (_device(sandbox.amqp_url, login["alice"]), _device(sandbox.amqp_url, login["bob"]))
+            pair = (
+                _device(sandbox.amqp_url, login["alice"]),
+                _device(sandbox.amqp_url, login["bob"]),
+            )
             apis.extend(pair)
             pairs.append(pair)
         start_ms = (time.time_ns() // 1_000_000 // HOUR_MS + 2) * HOUR_MS
@@ -217,9 +223,55 @@ def test_two_same_seed_sandboxes_with_default_keys_trade_at_once_and_survive_one
 
         assert sandboxes[0].stop() == 0
         survivor, login = sandboxes[1], logins[1]
-        pair = (_device(survivor.amqp_url, login["alice"]), _device(survivor.amqp_url, login["bob"]))
+        pair = (
+            _device(survivor.amqp_url, login["alice"]),
+            _device(survivor.amqp_url, login["bob"]),
+        )
         apis.extend(pair)
         assert _trade([pair], start_ms + HOUR_MS) == [(12.0, 12.0)]
+    finally:
+        _close(*apis)
+        for sandbox in sandboxes:
+            sandbox.close()
+
+
+def _owner_tags(user_id: str) -> list[str] | None:
+    """The owner tags of broker user ``user_id``, or None when there is no such user."""
+    for user in json.loads(_rabbitmqctl("list_users", "--formatter", "json")):
+        if user["user"] == user_id:
+            return [t for t in user["tags"] if t.startswith("flxtrd-sandbox:")]
+    return None
+
+
+def test_a_sandbox_starting_releases_what_a_killed_one_left_on_the_broker_and_nothing_else(
+    two_vhosts: list[str], tmp_path: Path
+) -> None:
+    """A sandbox SIGKILLed leaves its owner tag; the next served sandbox on this machine drops
+    it (deleting users no live owner keeps), and a live sandbox's user and device are kept."""
+    key_file = tmp_path / "token.key"
+    key_file.write_text(uuid.uuid4().hex * 2)
+    seed = uuid.uuid4().int % 2**31
+    killed = _Sandbox(two_vhosts[0], seed, "--token-key-file", str(key_file))
+    sandboxes = [killed]
+    apis: list[AmpqAPI] = []
+    try:
+        live = _Sandbox(two_vhosts[1], seed, "--token-key-file", str(key_file))
+        sandboxes.append(live)
+        shared, alone = live.login("alice"), killed.login("carol")
+        assert killed.login("alice")["userId"] == shared["userId"]
+        killed.process.kill()
+        killed.process.wait()
+        assert len(_owner_tags(shared["userId"]) or []) == 2
+        assert len(_owner_tags(alone["userId"]) or []) == 1
+
+        sandboxes.append(_Sandbox(two_vhosts[0], seed))
+        assert _owner_tags(alone["userId"]) is None
+        assert len(_owner_tags(shared["userId"]) or []) == 1
+        apis.append(_device(live.amqp_url, shared))
+        _close(*apis)
+        apis.clear()
+        assert live.stop() == 0
+        assert _owner_tags(shared["userId"]) is None
     finally:
         _close(*apis)
         for sandbox in sandboxes:

@@ -27,13 +27,21 @@ import pytest
 from flxtrd import FlexAPIClient, FlexMarket, FlexUser, NotFoundError, User
 from flxtrd._line_protocol import OrderLine
 from flxtrd.sandbox import Accounts, SandboxMarket
-from flxtrd.sandbox._embedded import EmbeddedSandbox
+from flxtrd.sandbox._embedded import EmbeddedSandbox, reset_embedded_sandbox
 
 HOUR_MS = 3_600_000
 MINUTE_MS = 60_000
 EMBEDDED = {"FLXTRD_MARKET_URL": "sandbox://"}
 #: flxtrd 0.2.9's examples name the real market; FLXTRD_MARKET_URL redirects them.
 REAL_MARKET = "glocalflexmarket.com"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_process_sandbox() -> Iterator[None]:
+    """Each test's ``sandbox://`` clients get a process-wide sandbox that is closed after it."""
+    reset_embedded_sandbox()
+    yield
+    reset_embedded_sandbox()
 
 
 def _iso(moment: datetime) -> str:
