@@ -104,7 +104,7 @@ class AsyncFlexAPIClient(BaseFlexAPIClient):
             self.request_protocol = AsyncRestAPI(
                 self.endpoint,
                 verify_ssl=verify_ssl,
-                ca_bundle=ca_bundle,
+                ca_bundle=self.ca_bundle,
                 timeout=self.timeout,
                 retry_policy=self.retry_policy,
                 transport=transport,

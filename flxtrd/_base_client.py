@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -21,6 +21,7 @@ from flxtrd._compat._config import require_user_and_market
 from flxtrd._config import (
     MarketEndpoint,
     resolve_broker_url,
+    resolve_ca_bundle,
     resolve_market,
     resolve_user,
 )
@@ -28,7 +29,10 @@ from flxtrd._constants import (
     DEFAULT_CONNECT_TIMEOUT_S,
     DEFAULT_POOL_TIMEOUT_S,
     DEFAULT_TIMEOUT_S,
+    LOGIN_PATH,
+    MPTOKEN_PATH,
     RETRY_OPT_IN_EXTENSION,
+    TOKEN_PATH,
     USER_AGENT,
 )
 from flxtrd._errors import (
@@ -60,6 +64,7 @@ __all__ = [
     "error_for_response",
     "join_url",
     "make_timeout",
+    "register_response_secrets",
     "translate_transport_error",
 ]
 
@@ -234,6 +239,38 @@ def parse_with(op: Operation[T], response: httpx.Response) -> T:
     return parsed
 
 
+_AUTH_PATHS = (LOGIN_PATH, MPTOKEN_PATH, TOKEN_PATH)
+_SECRET_SEARCH_DEPTH = 4
+
+
+def _token_values(body: Any, depth: int = 0) -> Iterator[str]:
+    """The string values of keys naming a token (``token``, ``access_token``, ...) in ``body``."""
+    if depth > _SECRET_SEARCH_DEPTH:
+        return
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if isinstance(value, str) and isinstance(key, str) and "token" in key.lower():
+                yield value
+            elif isinstance(value, (dict, list)):
+                yield from _token_values(value, depth + 1)
+    elif isinstance(body, list):
+        for item in body:
+            yield from _token_values(item, depth + 1)
+
+
+def register_response_secrets(response: httpx.Response) -> None:
+    """Register the tokens of an auth call's answer (``/users/login``, ``/users/mptoken/``,
+    the OAuth2 token endpoint) that user code made with ``make_request``, so they are redacted
+    from logs as the ones the auth plugin obtains are."""
+    if not response.is_success or not any(p in response.request.url.path for p in _AUTH_PATHS):
+        return
+    try:
+        body = response.json()
+    except (ValueError, UnicodeDecodeError, httpx.ResponseNotRead):
+        return
+    register_secret(*_token_values(body))
+
+
 # --- the client core -------------------------------------------------------------------------
 
 
@@ -286,7 +323,8 @@ class BaseFlexAPIClient:
             broker_url=broker_url, market=market, endpoint=self.endpoint, env=env
         )
         self.verify_ssl: bool = verify_ssl
-        self.ca_bundle = ca_bundle
+        #: The CA file to trust (``ca_bundle=``, else ``FLXTRD_CA_BUNDLE``), checked readable.
+        self.ca_bundle: str | None = resolve_ca_bundle(ca_bundle, env=env)
         self.location_id = location_id
         self.timeout: httpx.Timeout = make_timeout(timeout)
         if retry_policy is None:
@@ -447,6 +485,7 @@ class BaseFlexAPIClient:
     ) -> tuple[FlexResponse, FlexError | None]:
         """The ``(FlexResponse, err)`` pair of ``make_request``; ``err`` is None only for 2xx."""
         if err is None and response is not None:
+            register_response_secrets(response)
             err = error_for_response(response)
         return FlexResponse(request_response=response, plugin_data=plugin_data or None), err
 

@@ -179,7 +179,7 @@ class FlexAPIClient(BaseFlexAPIClient):
             self.request_protocol = RestAPI(
                 self.endpoint,
                 verify_ssl=verify_ssl,
-                ca_bundle=ca_bundle,
+                ca_bundle=self.ca_bundle,
                 timeout=self.timeout,
                 retry_policy=self.retry_policy,
                 transport=transport,

@@ -24,6 +24,11 @@ Environment variables
 ``FLXTRD_ACCESS_TOKEN``
     The device (metering point) access token, when neither ``user=`` nor ``access_token=`` sets
     one (generation-1: the broker password; its location is the application key).
+``FLXTRD_CA_BUNDLE``
+    A PEM file of CA certificates to verify the market's TLS certificate against, when
+    ``ca_bundle=`` is not given: REST, the WebSocket streams and an ``amqps://`` broker. A file
+    that is missing, unreadable or holds no certificate is a ``FlexValidationError`` naming the
+    variable, raised when the client is made.
 
 URL rules
 ---------
@@ -37,6 +42,12 @@ URL rules
 - ``sandbox://host:port`` selects a served sandbox (``python -m flxtrd sandbox``): plain HTTP to
   ``host:port`` and, unless ``FLXTRD_BROKER_URL`` says otherwise, the broker
   ``amqp://host:5672//``.
+- ``sandbox+https://host:port`` selects a served sandbox started with ``--certfile/--keyfile``:
+  HTTPS (and WSS) to ``host:port`` (port 443 if none), verified against ``FLXTRD_CA_BUNDLE``
+  (the sandbox's certificate, for a self-signed one) or the system's CAs. The sandbox does not
+  terminate AMQP TLS (that is RabbitMQ's own configuration), so the broker is the same
+  ``amqp://host:5672//`` unless ``FLXTRD_BROKER_URL`` names another (``amqps://host:5671//`` on a
+  RabbitMQ with a TLS listener). ``python -m flxtrd sandbox`` prints the exact lines.
 
 The sandbox redirect
 --------------------
@@ -63,6 +74,7 @@ from flxtrd._constants import (
     DEFAULT_MARKET_URL,
     ENV_ACCESS_TOKEN,
     ENV_BROKER_URL,
+    ENV_CA_BUNDLE,
     ENV_MARKET_URL,
     ENV_PASSWORD,
     ENV_USERNAME,
@@ -70,6 +82,7 @@ from flxtrd._constants import (
     MEMORY_BROKER_URL,
     SANDBOX_BASE_URL,
     SANDBOX_SCHEME,
+    SANDBOX_TLS_SCHEME,
 )
 from flxtrd._errors import FlexValidationError
 from flxtrd._types import Market, User
@@ -80,11 +93,16 @@ __all__ = [
     "make_verify",
     "normalize_market_url",
     "resolve_broker_url",
+    "resolve_ca_bundle",
     "resolve_market",
     "resolve_user",
 ]
 
-_URL_RULE = "must be a host name, host:port, an http(s):// URL or sandbox://"
+_URL_RULE = (
+    "must be a host name, host:port, an http(s):// URL, sandbox:// or sandbox+https://host:port"
+)
+_SANDBOX_SCHEMES = (SANDBOX_SCHEME, SANDBOX_TLS_SCHEME)
+_CA_RULE = "must name a readable PEM file of CA certificates"
 
 
 @dataclass(frozen=True)
@@ -111,8 +129,10 @@ def normalize_market_url(
         raise FlexValidationError(field, _URL_RULE, value)
     text = value.strip()
     scheme, sep, _ = text.partition("://")
-    if (sep and scheme.lower() == SANDBOX_SCHEME) or text.lower() == f"{SANDBOX_SCHEME}:":
+    if sep and scheme.lower() in _SANDBOX_SCHEMES:
         return _sandbox_endpoint(text, value, field)
+    if text.endswith(":") and text[:-1].lower() in _SANDBOX_SCHEMES:  # "sandbox:"
+        return _sandbox_endpoint(text[:-1] + "://", value, field)
     if sep:
         if scheme.lower() not in ("http", "https"):
             raise FlexValidationError(field, _URL_RULE, value)
@@ -134,8 +154,15 @@ def normalize_market_url(
 
 
 def _sandbox_endpoint(text: str, value: str, field: str) -> MarketEndpoint:
-    """``sandbox://`` (embedded) or ``sandbox://host:port`` (a served sandbox over plain HTTP)."""
-    rest = text.partition("://")[2].strip("/")
+    """``sandbox://`` (embedded), ``sandbox://host:port`` (a served sandbox over plain HTTP) or
+    ``sandbox+https://host:port`` (a served sandbox over TLS)."""
+    scheme, _, rest = text.partition("://")
+    rest = rest.strip("/")
+    tls = scheme.lower() == SANDBOX_TLS_SCHEME
+    if not rest and tls:
+        raise FlexValidationError(
+            field, "a TLS sandbox URL names its host: sandbox+https://host:port", value
+        )
     if not rest:
         return MarketEndpoint(SANDBOX_BASE_URL, urlsplit(SANDBOX_BASE_URL).hostname or "", True)
     try:
@@ -145,16 +172,22 @@ def _sandbox_endpoint(text: str, value: str, field: str) -> MarketEndpoint:
         raise FlexValidationError(field, _URL_RULE, value) from exc
     if not host or parts.path or parts.username or parts.query:
         raise FlexValidationError(
-            field, "a sandbox URL is sandbox:// or sandbox://host:port", value
+            field,
+            "a sandbox URL is sandbox://, sandbox://host:port or sandbox+https://host:port",
+            value,
         )
     netloc = f"[{host}]" if ":" in host else host
-    base = f"http://{netloc}:{port}" if port else f"http://{netloc}"
+    http = "https" if tls else "http"
+    base = f"{http}://{netloc}:{port}" if port else f"{http}://{netloc}"
     return MarketEndpoint(base, host, sandbox_broker_url=f"amqp://{netloc}:5672//")
 
 
 def is_sandbox_redirect(value: str | None) -> bool:
-    """True for a ``sandbox:`` URL, which in ``FLXTRD_MARKET_URL`` overrides URLs in code."""
-    return value is not None and value.strip().lower().startswith(f"{SANDBOX_SCHEME}:")
+    """True for a ``sandbox:`` or ``sandbox+https:`` URL, which in ``FLXTRD_MARKET_URL`` overrides
+    URLs in code."""
+    return value is not None and value.strip().lower().startswith(
+        tuple(f"{scheme}:" for scheme in _SANDBOX_SCHEMES)
+    )
 
 
 def resolve_market(
@@ -240,6 +273,33 @@ def resolve_user(
     return user
 
 
+def _ca_context(path: str | os.PathLike[str], field: str) -> ssl.SSLContext:
+    """A client context trusting the CA file ``path``; a bad file is an error naming ``field``."""
+    try:
+        return ssl.create_default_context(cafile=os.fspath(path))
+    except (OSError, ssl.SSLError, TypeError, ValueError) as exc:
+        raise FlexValidationError(field, _CA_RULE, path) from exc
+
+
+def resolve_ca_bundle(
+    ca_bundle: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None
+) -> str | None:
+    """The CA file to trust: ``ca_bundle=``, else ``FLXTRD_CA_BUNDLE``, else None (system CAs).
+
+    The file is read once here, so a missing, unreadable or empty one fails when the client is
+    made, as a ``FlexValidationError`` naming ``ca_bundle`` or the variable.
+    """
+    environ = os.environ if env is None else env
+    field = "ca_bundle"
+    if ca_bundle is None:
+        ca_bundle = environ.get(ENV_CA_BUNDLE) or None
+        field = ENV_CA_BUNDLE
+    if ca_bundle is None:
+        return None
+    _ca_context(ca_bundle, field)
+    return os.fspath(ca_bundle)
+
+
 def make_verify(
     verify_ssl: bool, ca_bundle: str | os.PathLike[str] | None
 ) -> bool | ssl.SSLContext:
@@ -248,4 +308,4 @@ def make_verify(
         return False
     if ca_bundle is None:
         return True
-    return ssl.create_default_context(cafile=os.fspath(ca_bundle))
+    return _ca_context(ca_bundle, "ca_bundle")

@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_TIMEOUT_S",
     "ENV_ACCESS_TOKEN",
     "ENV_BROKER_URL",
+    "ENV_CA_BUNDLE",
     "ENV_MARKET_URL",
     "ENV_PASSWORD",
     "ENV_USERNAME",
@@ -41,6 +42,7 @@ __all__ = [
     "RETRY_STATUSES",
     "SANDBOX_BASE_URL",
     "SANDBOX_SCHEME",
+    "SANDBOX_TLS_SCHEME",
     "TOKEN_PATH",
     "TOKEN_REFRESH_MARGIN_S",
     "USER_AGENT",
@@ -55,6 +57,8 @@ HTTPS_PORT = 443
 DEFAULT_BROKER_PORT = 5671
 #: ``sandbox://`` selects the embedded sandbox market (in-process REST transport + broker).
 SANDBOX_SCHEME = "sandbox"
+#: ``sandbox+https://host:port`` selects a served sandbox over TLS (``--certfile``/``--keyfile``).
+SANDBOX_TLS_SCHEME = "sandbox+https"
 #: The base URL requests carry in sandbox mode; never resolved, the transport is in-process.
 SANDBOX_BASE_URL = "http://sandbox.flxtrd.invalid"
 #: kombu's in-process transport, the broker of the embedded sandbox.
@@ -62,6 +66,7 @@ MEMORY_BROKER_URL = "memory://"
 
 ENV_MARKET_URL = "FLXTRD_MARKET_URL"
 ENV_BROKER_URL = "FLXTRD_BROKER_URL"
+ENV_CA_BUNDLE = "FLXTRD_CA_BUNDLE"
 ENV_USERNAME = "FLXTRD_USERNAME"
 ENV_PASSWORD = "FLXTRD_PASSWORD"
 ENV_ACCESS_TOKEN = "FLXTRD_ACCESS_TOKEN"

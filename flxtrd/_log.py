@@ -12,6 +12,11 @@ them with :func:`register_secret`, and :data:`secrets_filter`, a :class:`Secrets
 to the ``flxtrd`` logger and to every logger made by :func:`get_logger`, replaces each occurrence
 in the formatted message, the formatted traceback and the stack info with ``***``. The same
 registry backs :func:`redact` and :func:`redact_url`, which error messages use.
+
+A secret shorter than :data:`WHOLE_VALUE_BELOW` characters (a password such as ``"p"``) is
+redacted only where it stands as a whole value, not inside a longer word: otherwise every
+``p`` of every line would become ``***`` (``htt***s://``), which hides the log and, by where the
+stars fall, tells the secret. Longer secrets (tokens) are redacted wherever they occur.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlu
 __all__ = [
     "LOGGER_NAME",
     "REDACTED",
+    "WHOLE_VALUE_BELOW",
     "SecretsFilter",
     "forget_secret",
     "get_logger",
@@ -38,6 +44,8 @@ __all__ = [
 
 LOGGER_NAME = "flxtrd"
 REDACTED = "***"
+#: Secrets shorter than this are matched only as whole values (not next to a letter or digit).
+WHOLE_VALUE_BELOW = 8
 
 #: Path segments whose *next* segment is a credential, e.g. ``/users/mptoken/<access token>``.
 _SECRET_PATH_MARKERS = frozenset({"mptoken"})
@@ -56,12 +64,20 @@ def _variants(secret: str) -> set[str]:
     return {secret, quote(secret, safe=""), quote_plus(secret, safe="")}
 
 
+def _alternative(secret: str) -> str:
+    """The pattern of one secret: anywhere, or as a whole value when it is short."""
+    escaped = re.escape(secret)
+    if len(secret) < WHOLE_VALUE_BELOW:
+        return rf"(?<!\w){escaped}(?!\w)"
+    return escaped
+
+
 def _compile(secrets: Iterable[str]) -> re.Pattern[str] | None:
     """Compile one alternation, longest first so a secret containing another is fully redacted."""
     ordered = sorted({s for s in secrets if s}, key=lambda s: (-len(s), s))
     if not ordered:
         return None
-    return re.compile("|".join(re.escape(s) for s in ordered))
+    return re.compile("|".join(_alternative(s) for s in ordered))
 
 
 class SecretsFilter(logging.Filter):

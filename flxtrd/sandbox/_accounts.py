@@ -6,7 +6,11 @@ ANY e-mail and password log in: the account is made on first use, so example cod
 placeholder credentials runs. Everything about it is derived from the e-mail (trimmed,
 lower-cased): the identifiers with a key made from the sandbox seed, so they are the same across
 restarts with the same seed and differ between seeds; the device token, a secret, with the token
-key (below), so nobody derives it from the public seed:
+key (below), so nobody derives it from the public seed. With ``ids_from_token_key`` (what the
+served sandbox uses) the identifiers are keyed with the seed *and* the token key, so two
+sandboxes with the same seed but different token keys never hand out the same ids (RabbitMQ users
+are global: the same ``userId`` with two device tokens would lock one device out), and the ids
+are the same across restarts only with the same seed and the same token key:
 
 - ``userId``: 24 hex digits (the shape of the market's ids),
 - one location: ``_id`` (the application key, also the AMQP reply queue) 24 hex digits, and
@@ -171,8 +175,9 @@ def normalize_email(email: str) -> str:
 class Accounts:
     """The sandbox's accounts and token issuer (thread-safe); see the module docstring.
 
-    ``seed`` keys every derived id; ``token_key`` (random when None, at least 32 bytes) signs
-    the tokens and keys the derived device tokens; ``strict`` refuses unknown accounts;
+    ``seed`` keys every derived id (with the token key too if ``ids_from_token_key``);
+    ``token_key`` (random when None, at least 32 bytes) signs the tokens and keys the derived
+    device tokens; ``strict`` refuses unknown accounts;
     ``accounts`` are the known accounts (required for strict mode, optional otherwise); the
     lifetimes are in seconds (integers >= 1) on ``clock``.
     """
@@ -188,6 +193,7 @@ class Accounts:
         refresh_lifetime_s: int = DEFAULT_REFRESH_LIFETIME_S,
         login_lifetime_s: int = DEFAULT_LOGIN_LIFETIME_S,
         token_key: bytes | None = None,
+        ids_from_token_key: bool = False,
     ) -> None:
         for name, value in (
             ("access_lifetime_s", access_lifetime_s),
@@ -202,8 +208,9 @@ class Accounts:
         self.access_lifetime_s = access_lifetime_s
         self.refresh_lifetime_s = refresh_lifetime_s
         self.login_lifetime_s = login_lifetime_s
-        self._key = hashlib.sha256(f"flxtrd-sandbox:{seed}".encode()).digest()
         self._token_key = _checked_token_key(token_key)
+        self.ids_from_token_key = ids_from_token_key
+        self._key = _id_key(seed, self._token_key if ids_from_token_key else None)
         self._lock = threading.Lock()
         self._jti = itertools.count(1)
         self._by_email: dict[str, Account] = {}
@@ -227,7 +234,12 @@ class Accounts:
         kwargs.setdefault("strict", True)
         if kwargs.get("token_key") is None:  # the derived device tokens need the same key
             kwargs["token_key"] = new_token_key()
-        accounts = parse_accounts(data, seed=seed, token_key=kwargs["token_key"])
+        accounts = parse_accounts(
+            data,
+            seed=seed,
+            token_key=kwargs["token_key"],
+            ids_from_token_key=kwargs.get("ids_from_token_key", False),
+        )
         return cls(accounts=accounts, **kwargs)
 
     def derive(self, email: str, password: str | None = None) -> Account:
@@ -433,6 +445,13 @@ def _is_account_key(email: object) -> bool:
     )
 
 
+def _id_key(seed: int, token_key: bytes | None) -> bytes:
+    """The key of the derived ids: from the seed alone, or (one-way) from the token key too."""
+    if token_key is None:
+        return hashlib.sha256(f"flxtrd-sandbox:{seed}".encode()).digest()
+    return hmac.new(token_key, f"flxtrd-sandbox-ids:{seed}".encode(), hashlib.sha256).digest()
+
+
 def _uuid_shape(hex_digest: str) -> str:
     h = hex_digest
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
@@ -442,14 +461,17 @@ def _load_toml(text: str) -> Any:
     return tomllib.loads(text)
 
 
-def parse_accounts(data: Any, *, seed: int = 0, token_key: bytes | None = None) -> list[Account]:
+def parse_accounts(
+    data: Any, *, seed: int = 0, token_key: bytes | None = None, ids_from_token_key: bool = False
+) -> list[Account]:
     """Read the ``accounts`` list of an accounts file (see the module docstring).
 
-    Missing ids derive from ``seed``, missing device tokens from ``token_key`` (random if None).
+    Missing ids derive from ``seed`` (and ``token_key`` if ``ids_from_token_key``), missing
+    device tokens from ``token_key`` (random if None).
     """
     if not isinstance(data, Mapping) or not isinstance(data.get("accounts"), list):
         raise ValueError("an accounts file holds a list 'accounts'")
-    deriver = Accounts(seed=seed, token_key=token_key)
+    deriver = Accounts(seed=seed, token_key=token_key, ids_from_token_key=ids_from_token_key)
     found: list[Account] = []
     for i, entry in enumerate(data["accounts"]):
         where = f"accounts[{i}]"

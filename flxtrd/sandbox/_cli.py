@@ -129,7 +129,10 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
         type=int,
         default=0,
         metavar="N",
-        help="seed of the market's ids (default 0); tokens are signed with --token-key-file",
+        help=(
+            "seed of the market's ids (default 0); ids are also keyed with the token key, so"
+            " they repeat across restarts only with the same --token-key-file"
+        ),
     )
     parser.add_argument(
         "--broker-users",

@@ -52,16 +52,28 @@ on shutdown).
 
 Several sandboxes on one broker
 -------------------------------
-RabbitMQ users are global (not per virtual host), and two sandboxes with the same ``--seed`` (or
-accounts files naming the same ``user_id``) make the same users. So a user is reference-counted:
-every sandbox that provisions it adds an owner tag ``flxtrd-sandbox:<owner>@<vhost>`` (``owner``
-is random per :class:`BrokerUsers`, ``vhost`` URL-quoted) next to ``flxtrd-sandbox``, and on
+RabbitMQ users are global (not per virtual host). The served sandbox derives its ids from the
+``--seed`` *and* the token key (:mod:`flxtrd.sandbox._accounts`), so sandboxes with different
+token keys (the default: a random key per run) make different users; ids, and so the users, are
+the same across restarts only with the same ``--token-key-file``. Two sandboxes with the same
+seed and the same ``--token-key-file`` (or accounts files naming the same ``user_id``) make the
+same users. So a user is reference-counted: every sandbox that provisions it adds an owner tag
+``flxtrd-sandbox:<owner>@<vhost>`` (``owner`` is random per :class:`BrokerUsers`, ``vhost``
+URL-quoted) next to ``flxtrd-sandbox``, and on
 shutdown a sandbox only removes its own tag. The user is deleted when no owner tag is left; while
 others remain, its permissions on this sandbox's virtual host are cleared unless another owner
 uses the same virtual host. Both steps run as one ``rabbitmqctl eval`` each, so two sandboxes
 starting or stopping together do not lose each other's tags. The last sandbox to provision a
-user sets its password and permissions (identical for the same seed). A sandbox killed without
-its shutdown leaves its tag behind, and with it the user (as ``--keep-broker-users`` does).
+user sets its password and permissions: identical for the same seed and token key, but an
+accounts file that fixes a ``user_id`` and leaves its token to be derived gives that user a
+different password per token key (fix the ``token`` too, or share ``--token-key-file``).
+
+A sandbox killed without its shutdown leaves its tag behind, and with it the user (as
+``--keep-broker-users`` does). On Linux the owner also names its process, PID namespace and boot
+(:mod:`flxtrd.sandbox._broker_owner`), and a served sandbox starting drops the tags of owners
+certainly dead (same boot and namespace, process gone; :meth:`BrokerUsers.release_dead_owners`),
+deleting the users no owner is left on. Tags of sandboxes on other machines or containers, and of
+older versions, are left alone: remove those users with ``rabbitmqctl delete_user``.
 """
 
 from __future__ import annotations
@@ -76,16 +88,16 @@ import shutil
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from flxtrd._errors import BrokerError
 from flxtrd._log import get_logger
 
 from ._accounts import Account, Location
+from ._broker_owner import owner_is_dead, this_owner
 from ._market import SandboxMarket
 
 __all__ = [
@@ -238,7 +250,7 @@ class BrokerUsers:
         self.vhost = vhost
         self.exchange = exchange
         self.reply_exchange = reply_exchange
-        self.owner = owner if owner is not None else uuid.uuid4().hex[:12]
+        self.owner = owner if owner is not None else this_owner()
         self._lock = threading.Lock()
         self._foreign: frozenset[str] | None = None
         self._made: dict[str, tuple[str, frozenset[str]]] = {}
@@ -386,38 +398,67 @@ class BrokerUsers:
             mine = sorted(uid for uid in set(user_ids) if uid in self._made)
             if not mine:
                 return
-            expression = _RELEASE.format(
-                mine=_erlang_binary(self.owner_tag),
-                acting=_erlang_binary(SANDBOX_USER_TAG),
-                vhost=_erlang_binary(self.vhost),
-                prefix=_erlang_binary(OWNER_TAG_PREFIX),
-                suffix=_erlang_binary(self._vhost_suffix),
-                users=", ".join(_erlang_binary(uid) for uid in mine),
-            )
-            try:
-                self.ctl.run("eval", stdin=expression)
-            except BrokerUsersError as exc:
-                _log.info("batch release failed (%s); releasing one by one", exc)
-                self._release_one_by_one(mine)
+            self._release(mine, self.owner_tag, self.vhost)
             for uid in mine:
                 self._made.pop(uid, None)
             _log.info("released %d broker user(s)", len(mine))
 
-    def _release_one_by_one(self, user_ids: list[str]) -> None:
-        """The fallback of :meth:`delete` with documented ``rabbitmqctl`` commands."""
+    def release_dead_owners(self) -> int:
+        """Drop the owner tags of sandboxes on this machine whose process is gone (killed
+        without their shutdown), deleting users no owner is left on; return how many tags.
+
+        Only tags `owner_is_dead` is certain of are touched; failures are logged, not raised.
+        """
+        with self._lock:
+            stale: dict[str, list[str]] = {}
+            try:
+                for uid, tags in self._tags_now().items():
+                    for tag in tags:
+                        owner = tag.removeprefix(OWNER_TAG_PREFIX).rpartition("@")[0]
+                        if tag.startswith(OWNER_TAG_PREFIX) and owner and owner_is_dead(owner):
+                            stale.setdefault(tag, []).append(uid)
+                for tag, users in sorted(stale.items()):
+                    self._release(sorted(users), tag, unquote(tag.rpartition("@")[2]))
+            except BrokerUsersError as exc:
+                _log.warning("could not release the broker users of dead sandboxes: %s", exc)
+                return 0
+            if stale:
+                _log.info("released the broker users of %d dead sandbox owner(s)", len(stale))
+            return len(stale)
+
+    def _release(self, user_ids: list[str], tag: str, vhost: str) -> None:
+        """Drop owner ``tag`` (of ``vhost``) from these users in one eval (see the module)."""
+        suffix = "@" + quote(vhost, safe="")
+        expression = _RELEASE.format(
+            mine=_erlang_binary(tag),
+            acting=_erlang_binary(SANDBOX_USER_TAG),
+            vhost=_erlang_binary(vhost),
+            prefix=_erlang_binary(OWNER_TAG_PREFIX),
+            suffix=_erlang_binary(suffix),
+            users=", ".join(_erlang_binary(uid) for uid in user_ids),
+        )
+        try:
+            self.ctl.run("eval", stdin=expression)
+        except BrokerUsersError as exc:
+            _log.info("batch release failed (%s); releasing one by one", exc)
+            self._release_one_by_one(user_ids, tag, vhost)
+
+    def _release_one_by_one(self, user_ids: list[str], tag: str, vhost: str) -> None:
+        """The fallback of :meth:`_release` with documented ``rabbitmqctl`` commands."""
+        suffix = "@" + quote(vhost, safe="")
         tags = self._tags_now()
         for uid in user_ids:
             if uid not in tags:
                 continue
-            left = [t for t in tags[uid] if t != self.owner_tag]
+            left = [t for t in tags[uid] if t != tag]
             owners = [t for t in left if t.startswith(OWNER_TAG_PREFIX)]
             try:
                 if not owners:
                     self.ctl.run("delete_user", uid)
                     continue
                 self.ctl.run("set_user_tags", uid, *left)
-                if not any(t.endswith(self._vhost_suffix) for t in owners):
-                    self.ctl.run("clear_permissions", "-p", self.vhost, uid)
+                if not any(t.endswith(suffix) for t in owners):
+                    self.ctl.run("clear_permissions", "-p", vhost, uid)
             except BrokerUsersError as err:
                 if "does not exist" not in str(err) and "no_such_user" not in str(err):
                     raise

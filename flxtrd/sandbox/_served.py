@@ -13,8 +13,27 @@ What runs
 - on a RabbitMQ on this machine, the accounts' broker users (:mod:`flxtrd.sandbox._rabbitmq`),
   with permissions on the virtual host of ``--amqp`` (``/`` for ``...:5672//``), so
   ``amqp://<userId>:<token>@host:5672//`` works as on the market; they are deleted again on
-  shutdown. A virtual host of its own (``--amqp amqp://guest:guest@host:5672/sandbox``, made
+  shutdown (a sandbox that was killed leaves them; the next one started on this machine
+  removes them, on Linux). Ids derive from ``--seed`` and the token key, so they are the same across
+  restarts only with ``--token-key-file``, and two sandboxes with their own keys never share a
+  broker user. A virtual host of its own (``--amqp amqp://guest:guest@host:5672/sandbox``, made
   with ``rabbitmqctl add_vhost``) keeps a sandbox apart from anything else on the broker.
+
+What a client needs
+-------------------
+After the ready line :func:`serve` prints the environment a client needs, as shell lines
+(:meth:`ServedSandbox.environment`)::
+
+    export FLXTRD_MARKET_URL=sandbox+https://127.0.0.1:8443
+    export FLXTRD_BROKER_URL=amqp://127.0.0.1:5672//
+    export FLXTRD_CA_BUNDLE=/abs/path/cert.pem
+
+``sandbox+https://`` with ``--certfile`` (``sandbox://`` without); the broker URL is ``--amqp``
+without its credentials (clients log in as ``userId`` / device token, the provisioned broker
+users; without them a comment line says to add the ``--amqp`` login); the CA bundle is the
+certificate itself, right for a self-signed one (for a certificate a private CA signed, point
+``FLXTRD_CA_BUNDLE`` at that CA instead). A sandbox listening on ``0.0.0.0`` / ``::`` names the
+loopback address.
 
 TLS on the broker side is RabbitMQ's own configuration (``listeners.ssl.default = 5671``,
 ``ssl_options.cacertfile/certfile/keyfile`` in ``rabbitmq.conf``); pass ``--amqp amqps://...``
@@ -33,6 +52,8 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import os
+import shlex
 import signal
 import socket
 import sys
@@ -44,6 +65,13 @@ from types import FrameType
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
+from flxtrd._constants import (
+    ENV_BROKER_URL,
+    ENV_CA_BUNDLE,
+    ENV_MARKET_URL,
+    SANDBOX_SCHEME,
+    SANDBOX_TLS_SCHEME,
+)
 from flxtrd._log import get_logger, redact_url
 
 from ._accounts import Accounts, read_token_key
@@ -121,6 +149,7 @@ class ServedSandbox:
         self._server_thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
         self.http_url = ""
+        self.http_port = 0
 
     # -- start ------------------------------------------------------------------------------
 
@@ -134,7 +163,9 @@ class ServedSandbox:
 
     def _accounts(self) -> Accounts:
         o = self.options
-        kwargs: dict[str, Any] = {"seed": o.seed}
+        # ids keyed with the token key too: same-seed sandboxes with different keys must not
+        # share a RabbitMQ user (users are global) with two passwords (see _accounts)
+        kwargs: dict[str, Any] = {"seed": o.seed, "ids_from_token_key": True}
         if o.token_key_file is not None:
             kwargs["token_key"] = read_token_key(o.token_key_file)
         if o.token_lifetime_s is not None:
@@ -169,6 +200,7 @@ class ServedSandbox:
                 raise
             _log.warning("broker users are not provisioned: %s", exc)
             return None
+        users.release_dead_owners()  # what sandboxes killed on this machine left behind
         return users
 
     def _start(self) -> None:
@@ -239,6 +271,7 @@ class ServedSandbox:
         scheme = "https" if o.certfile else "http"
         host = f"[{o.http_host}]" if ":" in o.http_host else o.http_host
         self.http_url = f"{scheme}://{host}:{port}"
+        self.http_port = port
 
     # -- health, stop -----------------------------------------------------------------------
 
@@ -292,6 +325,56 @@ class ServedSandbox:
             f" {redact_url(o.amqp_url)} (exchanges {o.exchange!r} / {o.reply_exchange!r}); {users}"
         )
 
+    def environment(self) -> dict[str, str]:
+        """What a client sets to trade here: ``FLXTRD_MARKET_URL``, ``FLXTRD_BROKER_URL`` and,
+        with a certificate, ``FLXTRD_CA_BUNDLE`` (see the module); call after :meth:`start`."""
+        if not self.http_port:
+            raise RuntimeError("the sandbox is not serving yet: call start() first")
+        o = self.options
+        scheme = SANDBOX_TLS_SCHEME if o.certfile else SANDBOX_SCHEME
+        env = {ENV_MARKET_URL: f"{scheme}://{_netloc(o.http_host)}:{self.http_port}"}
+        broker = _public_broker_url(o.amqp_url)
+        if broker is not None:
+            env[ENV_BROKER_URL] = broker
+        if o.certfile:
+            env[ENV_CA_BUNDLE] = os.path.abspath(o.certfile)
+        return env
+
+    def environment_lines(self) -> list[str]:
+        """:meth:`environment` as ``export NAME=value`` shell lines, plus a comment when the
+        clients must bring the broker login themselves."""
+        env = self.environment()
+        lines = [f"export {name}={shlex.quote(value)}" for name, value in env.items()]
+        if self.broker_users is None and ENV_BROKER_URL in env:
+            lines.append(
+                "# broker users are not provisioned: put the --amqp login in FLXTRD_BROKER_URL"
+                " (amqp://USER:PASSWORD@host:port/vhost)"
+            )
+        return lines
+
+
+def _netloc(host: str) -> str:
+    """``host`` as a client reaches it: a wildcard address becomes loopback, IPv6 in brackets."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _public_broker_url(amqp_url: str) -> str | None:
+    """``amqp_url`` without its login (clients bring their own); None for ``memory://``, which
+    no other process can reach."""
+    try:
+        parts = urlsplit(amqp_url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() == "memory" or not host:
+        return None
+    netloc = _netloc(host) + (f":{port}" if port else "")
+    return f"{parts.scheme}://{netloc}{parts.path or '/'}"
+
 
 def serve(options: ServedOptions, out: TextIO | None = None) -> int:
     """Run a served sandbox until SIGINT/SIGTERM; return the exit code (0 on a clean stop)."""
@@ -316,7 +399,8 @@ def serve(options: ServedOptions, out: TextIO | None = None) -> int:
     sandbox = ServedSandbox(options)
     try:
         sandbox.start()
-        out.write(sandbox.describe() + "\n")
+        # The ready line first: readers that wait for it line by line stop reading there.
+        out.write("\n".join([sandbox.describe(), *sandbox.environment_lines()]) + "\n")
         out.flush()
         reason: str | None = None
         while not stop.wait(_HEALTH_POLL_S):
