@@ -22,14 +22,14 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import math
 import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flxtrd import _cli
+from flxtrd._cli_args import positive_int, positive_seconds
 from flxtrd._cli_output import (
     CONTRACT_COLUMNS,
     DEAL_COLUMNS,
@@ -45,6 +45,9 @@ from flxtrd._errors import FlexTimeoutError
 from flxtrd._exit_codes import EXIT_CODES_HELP, EXIT_OK
 from flxtrd._types import Flexibility, MarketOrder, OrderType
 from flxtrd._validation import OrderSpec
+
+if TYPE_CHECKING:
+    from glocalflex_rest.models import Order
 
 __all__ = ["add_rest_commands"]
 
@@ -123,26 +126,6 @@ def _epilog(key: str, exit_codes: bool = True) -> str:
 
 
 # --- argument types ----------------------------------------------------------------------------
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
 
 
 def _date_time(text: str) -> datetime:
@@ -292,13 +275,13 @@ def _add_orders(commands: Any) -> None:
 def _add_paging(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--limit",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="show at most N (default all)",
     )
     command.add_argument(
-        "--page-size", type=_positive_int, default=DEFAULT_PAGE_SIZE, metavar="N",
+        "--page-size", type=positive_int, default=DEFAULT_PAGE_SIZE, metavar="N",
         help=f"items per request; later pages are fetched as needed (default {DEFAULT_PAGE_SIZE})",
     )  # fmt: skip
 
@@ -339,10 +322,10 @@ def _add_stream(commands: Any) -> None:
         " orderbook: order book updates",
     )  # fmt: skip
     stream.add_argument(
-        "--count", type=_positive_int, default=None, metavar="N", help="stop after N events"
+        "--count", type=positive_int, default=None, metavar="N", help="stop after N events"
     )
     stream.add_argument(
-        "--duration", type=_positive_seconds, default=None, metavar="S",
+        "--duration", type=positive_seconds, default=None, metavar="S",
         help="stop after S seconds (with neither: run until Ctrl-C)",
     )  # fmt: skip
     _common(stream)
@@ -394,15 +377,20 @@ def _orders(args: argparse.Namespace) -> Printer:
     return Printer(ORDER_COLUMNS, "order", json_mode=args.json, out=sys.stdout)
 
 
+def _print_order(args: argparse.Namespace, order: Order) -> int:
+    """Print one order (a row, or a JSON line with ``--json``); the command's exit code."""
+    printer = _orders(args)
+    printer.add(order.to_dict(), order_cells(order))
+    printer.finish()
+    return EXIT_OK
+
+
 def run_orders_place(args: argparse.Namespace) -> int:
     """Validate and place one order; print it as the market stored it."""
     spec = _spec(args)
     with _cli._client_from(args) as client:
         order = client.orders.place(spec)
-    printer = _orders(args)
-    printer.add(order.to_dict(), order_cells(order))
-    printer.finish()
-    return EXIT_OK
+    return _print_order(args, order)
 
 
 def run_orders_list(args: argparse.Namespace) -> int:
@@ -420,20 +408,14 @@ def run_orders_get(args: argparse.Namespace) -> int:
     """Print one order."""
     with _cli._client_from(args) as client:
         order = client.orders.get(args.id)
-    printer = _orders(args)
-    printer.add(order.to_dict(), order_cells(order))
-    printer.finish()
-    return EXIT_OK
+    return _print_order(args, order)
 
 
 def run_orders_cancel(args: argparse.Namespace) -> int:
     """Cancel one order and print it with its new status."""
     with _cli._client_from(args) as client:
         order = client.orders.cancel(args.id)
-    printer = _orders(args)
-    printer.add(order.to_dict(), order_cells(order))
-    printer.finish()
-    return EXIT_OK
+    return _print_order(args, order)
 
 
 def run_contracts_list(args: argparse.Namespace) -> int:
@@ -523,10 +505,7 @@ def _order_gen2(args: argparse.Namespace) -> int:
     )
     with _cli._client_from(args) as client:
         order = client.orders.place(spec)
-    printer = _orders(args)
-    printer.add(order.to_dict(), order_cells(order))
-    printer.finish()
-    return EXIT_OK
+    return _print_order(args, order)
 
 
 def _order_gen1_json(args: argparse.Namespace) -> int:

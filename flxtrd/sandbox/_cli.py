@@ -6,10 +6,10 @@ The logic is in :mod:`flxtrd.sandbox._served`; this module only reads the comman
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from typing import Any
 
+from flxtrd._cli_args import positive_int, positive_seconds
 from flxtrd._log import redact_url
 from flxtrd.sandbox._http_limits import DEFAULT_HEADER_TIMEOUT_S
 
@@ -33,26 +33,6 @@ def parse_hostport(text: str) -> tuple[str, int]:
     return host, number
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
-    return value
-
-
 def _add_hardening_options(parser: argparse.ArgumentParser) -> None:
     """The options that keep hostile clients out: the token key and the read deadline."""
     parser.add_argument(
@@ -67,7 +47,7 @@ def _add_hardening_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--header-timeout",
-        type=_positive_seconds,
+        type=positive_seconds,
         default=DEFAULT_HEADER_TIMEOUT_S,
         metavar="S",
         help=(
@@ -112,14 +92,14 @@ def add_sandbox_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--token-lifetime",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="S",
         help="lifetime of OAuth2 access tokens, seconds (default 300)",
     )
     parser.add_argument(
         "--rate-limit",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help="at most N REST requests per second per client, then 429 with Retry-After",
