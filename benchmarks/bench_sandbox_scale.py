@@ -161,7 +161,7 @@ class OwnRabbit:
     @property
     def ctl(self) -> str:
         """The rabbitmqctl command line for this node (for the sandbox's --rabbitmqctl)."""
-        return f"env HOME={self.base} rabbitmqctl -n {NODE}"
+        return f"rabbitmqctl -n {NODE}"
 
     def start(self) -> None:
         """Start the node and wait until it accepts connections."""
@@ -185,12 +185,33 @@ class OwnRabbit:
             except (LookupError, PermissionError):
                 break  # not root, or no rabbitmq user: the node runs as we do
 
+        command = ["rabbitmq-server"]
+        user = None
+        if os.geteuid() == 0:
+            # /usr/sbin/rabbitmq-server would `su rabbitmq`, and su resets the open-file
+            # limit to 1,024 (pam_limits): too few for 1,000 connections. Run the node's own
+            # script as the rabbitmq user with our raised limit (and its Erlang cookie).
+            import pwd
+
+            with suppress(KeyError):
+                user = pwd.getpwnam("rabbitmq")
+            server = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
+            if user is not None and server.exists():
+                command = [str(server)]
+                self.env["HOME"] = user.pw_dir
+            else:
+                user = None
+
         def limits() -> None:
             raise_fd_limit()
             os.setsid()
+            if user is not None:
+                os.setgid(user.pw_gid)
+                os.initgroups(user.pw_name, user.pw_gid)
+                os.setuid(user.pw_uid)
 
         self.proc = subprocess.Popen(
-            ["rabbitmq-server"],
+            command,
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -411,7 +432,16 @@ def broker_run(
         gc.collect()
         idle = proc_status(pid)
         began = time.perf_counter()
-        devices = [Device(i, NODE_PORT) for i in range(n)]
+        devices: list[Device] = []
+        try:
+            for i in range(n):
+                devices.append(Device(i, NODE_PORT))
+        except Exception as exc:
+            for d in devices:
+                d.close()
+            error = f"device {len(devices)} could not connect: {type(exc).__name__}: {exc}"
+            print(error, file=sys.stderr, flush=True)
+            return {"devices": n, "error": error}
         connect_s = time.perf_counter() - began
         selector = selectors.DefaultSelector()
         for d in devices:
@@ -752,6 +782,10 @@ def markdown(results: dict[str, list[dict[str, Any]]]) -> str:
             " | sandbox RSS MiB | sandbox threads | RabbitMQ RSS MiB |",
             "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
         ]
+        for r in broker:
+            if "error" in r:
+                lines.append(f"| {r['devices']:,} | {r['error']} |" + " |" * 12)
+        broker = [r for r in broker if "error" not in r]
         points = [(r["devices"], r["sandbox_cpu_s"]) for r in broker]
         for r, g in zip(broker, growth(points), strict=True):
             lines.append(
@@ -824,7 +858,7 @@ def plot(results: dict[str, list[dict[str, Any]]], out: str) -> str | None:
            title="matching")  # fmt: skip
     ax.legend()
     ax = axes[1]
-    broker = results.get("broker", [])
+    broker = [r for r in results.get("broker", []) if "error" not in r]
     if broker:
         xs = [r["devices"] for r in broker]
         ax.plot(xs, [r["sandbox_cpu_s"] for r in broker], "o-", label="sandbox CPU s")
@@ -895,7 +929,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                    higher_is_better=False)  # fmt: skip
         report.na("sbx_matching", OLD, "0.2.9 has no sandbox")
         report.na("sbx_matching", RAW, "the linear scan is bench_matching's column")
-    broker = [r for r in results.get("broker", []) if r["ticks_done_s"]]
+    broker = [r for r in results.get("broker", []) if r.get("ticks_done_s")]
     if broker:
         big = max(broker, key=lambda r: r["devices"])
         report.item("sbx_devices", f"served sandbox, {big['devices']:,} gen-1 devices")

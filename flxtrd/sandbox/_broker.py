@@ -80,6 +80,7 @@ from ._broker_wire import (
     Refusal,
     Reply,
     cancel_reply,
+    fan_out_ticks,
     identify,
     replies_for_events,
 )
@@ -155,9 +156,10 @@ class BrokerStats:
     cancels: int = 0
     """``cancel`` replies published."""
     replies: int = 0
-    """Replies published (every message; re-publications included)."""
+    """Replies published, one per device addressed (a tick sent to N keys in one ``BCC``
+    message counts N; re-publications included)."""
     confirmed: int = 0
-    """Replies the broker confirmed (``amqp://`` only)."""
+    """Replies the broker confirmed (``amqp://`` only; counted like ``replies``)."""
     nacked: int = 0
     """Replies the broker nacked (then re-published)."""
     acked: int = 0
@@ -634,9 +636,11 @@ class BrokerWorker:
         pending = _Pending(delivery_tag, key)
         counters = self._counters
         exchange = self.topology.reply_exchange
+        if link.fan_out:
+            replies = fan_out_ticks(replies)
         for reply in replies:
-            tag = link.publish(exchange, reply.routing_key, reply.body, self._headers())
-            counters.replies += 1
+            tag = link.publish(exchange, reply.routing_key, reply.body, self._headers(), reply.bcc)
+            counters.replies += reply.copies
             if reply.msg_type == "cancel":
                 counters.cancels += 1
             elif reply.msg_type == "bid_closed_order":
@@ -668,7 +672,7 @@ class BrokerWorker:
                 continue
             reply, attempts = pending.unconfirmed.pop(t)
             if ok:
-                counters.confirmed += 1
+                counters.confirmed += reply.copies
                 if not pending.unconfirmed:
                     self._ackable.append(pending)
             else:
@@ -689,8 +693,8 @@ class BrokerWorker:
                 if not pending.unconfirmed:
                     self._ackable.append(pending)
                 continue
-            tag = link.publish(exchange, reply.routing_key, reply.body, self._headers())
-            self._counters.replies += 1
+            tag = link.publish(exchange, reply.routing_key, reply.body, self._headers(), reply.bcc)
+            self._counters.replies += reply.copies
             if tag is None:
                 if not pending.unconfirmed:
                     self._ackable.append(pending)

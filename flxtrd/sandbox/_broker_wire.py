@@ -26,7 +26,10 @@ from the generated models (``glocalflex_messages``), content type ``application/
 ``sendertimestamp_in_ms`` (added when publishing). Per generation-1 event of the market:
 
 - ``Trade``: ``ask_closed_order`` to the seller's key, ``bid_closed_order`` to the buyer's key,
-  then one ``tick`` to every known application key;
+  then one ``tick`` to every known application key (on RabbitMQ the worker sends those ticks as
+  ONE message with the keys in the ``BCC`` header, :func:`fan_out_ticks`: the broker copies it
+  to each queue and strips the header, so every device still gets one tick per trade and no
+  device sees another's key; the copies arrive with the routing key ``""``);
 - ``Rejected``: ``cancel`` with the engine's reason, the order's application key and
   ``message_id`` (a duplicate ``message_id`` is not answered: the worker drops re-sent orders);
 - ``Expired`` (an order that expired unmatched while resting): ``cancel`` with reason
@@ -55,6 +58,7 @@ __all__ = [
     "Refusal",
     "Reply",
     "cancel_reply",
+    "fan_out_ticks",
     "identify",
     "replies_for_events",
     "tick_body",
@@ -75,6 +79,13 @@ class Reply:
     routing_key: str
     body: bytes
     msg_type: str
+    bcc: tuple[str, ...] = ()
+    """More routing keys it goes to, in RabbitMQ's ``BCC`` header (stripped on delivery)."""
+
+    @property
+    def copies(self) -> int:
+        """How many devices' replies this message is: 1 plus one per ``bcc`` key."""
+        return (1 if self.routing_key else 0) + len(self.bcc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +109,10 @@ class KeyDirectory:
     """Application keys of the market's accounts: who owns a key, and every key to tick.
 
     Reads `Accounts` (thread-safe) and caches its index, rebuilt when the number of accounts
-    changes (accounts are only ever added). Keys seen on orders are remembered for ticks too.
+    changes (accounts are only ever added; `Accounts.count` is the cheap check, so a trade does
+    not copy the account list). Keys seen on orders are remembered for ticks too; the sorted
+    tick audience is rebuilt only when asked for after a change (a fleet of N devices
+    connecting costs N set inserts, not N sorts).
     """
 
     def __init__(self, accounts: Accounts) -> None:
@@ -107,13 +121,13 @@ class KeyDirectory:
         self._owners: dict[str, str] = {}
         self._account_keys: frozenset[str] = frozenset()
         self._seen: set[str] = set()
-        self._all: tuple[str, ...] = ()
+        self._all: tuple[str, ...] | None = ()
 
     def refresh(self) -> None:
         """Re-read the accounts if their number changed."""
-        accounts = self._accounts.all()
-        if len(accounts) == self._count:
+        if self._accounts.count() == self._count:
             return
+        accounts = self._accounts.all()
         owners: dict[str, str] = {}
         for account in accounts:
             for location in account.locations:
@@ -121,7 +135,7 @@ class KeyDirectory:
         self._owners = owners
         self._account_keys = frozenset(owners)
         self._count = len(accounts)
-        self._all = tuple(sorted(self._account_keys | self._seen))
+        self._all = None
 
     def owner(self, application_key: str) -> str | None:
         """The user id owning ``application_key``, or None."""
@@ -139,12 +153,16 @@ class KeyDirectory:
         """Add a key seen on an order to the tick audience."""
         if application_key not in self._seen:
             self._seen.add(application_key)
-            self._all = tuple(sorted(self._account_keys | self._seen))
+            if application_key not in self._account_keys:
+                self._all = None
 
     def tick_keys(self) -> tuple[str, ...]:
         """Every application key a tick goes to (accounts' locations and keys seen), sorted."""
         self.refresh()
-        return self._all
+        keys = self._all
+        if keys is None:
+            keys = self._all = tuple(sorted(self._account_keys | self._seen))
+        return keys
 
 
 def identify(
@@ -255,6 +273,39 @@ def trade_replies(trade: Trade, tick_keys: Iterable[str]) -> list[Reply]:
     tick = tick_body(trade)
     replies.extend(Reply(key, tick, "tick") for key in tick_keys)
     return replies
+
+
+def fan_out_ticks(replies: list[Reply]) -> list[Reply]:
+    """``replies`` with each run of one tick to many keys made ONE message with a ``BCC`` list.
+
+    The message's own routing key is ``""`` (no queue is bound to it), so no device learns
+    another's key; order is kept (a trade's closed orders still come before its tick). A run
+    ends where a key repeats: RabbitMQ routes a message to a queue once, and two equal trades
+    owe a device two ticks.
+    """
+    out: list[Reply] = []
+    i, n = 0, len(replies)
+    while i < n:
+        reply = replies[i]
+        j = i + 1
+        if reply.msg_type == "tick" and reply.routing_key and not reply.bcc:
+            body = reply.body
+            seen = {reply.routing_key}
+            while j < n:
+                nxt = replies[j]
+                if nxt.msg_type != "tick" or nxt.bcc or nxt.body != body:
+                    break
+                if not nxt.routing_key or nxt.routing_key in seen:
+                    break
+                seen.add(nxt.routing_key)
+                j += 1
+        if j - i > 1:
+            keys = tuple(r.routing_key for r in replies[i:j])
+            out.append(Reply("", reply.body, "tick", keys))
+        else:
+            out.append(reply)
+        i = j
+    return out
 
 
 def cancel_reply(

@@ -12,7 +12,9 @@ from flxtrd.sandbox._broker_wire import (
     Identity,
     KeyDirectory,
     Refusal,
+    Reply,
     cancel_reply,
+    fan_out_ticks,
     identify,
     replies_for_events,
     tick_body,
@@ -209,3 +211,34 @@ def test_events_map_to_replies(directory: KeyDirectory) -> None:
         ("tick", "a2"),
         ("tick", "b1"),
     ]
+
+
+def test_fan_out_makes_a_run_of_one_tick_one_bcc_reply() -> None:
+    """Closed orders stay; one trade's ticks become one reply to "" with the keys as BCC."""
+    replies = trade_replies(trade(), ("a1", "b1", "c1"))
+    merged = fan_out_ticks(replies)
+    assert [(r.msg_type, r.routing_key, r.bcc) for r in merged] == [
+        ("ask_closed_order", "a1", ()),
+        ("bid_closed_order", "b1", ()),
+        ("tick", "", ("a1", "b1", "c1")),
+    ]
+    assert merged[2].body == replies[2].body
+    assert sum(r.copies for r in merged) == len(replies)
+
+
+def test_fan_out_keeps_two_equal_ticks_to_one_key_apart() -> None:
+    """Two identical trades owe each key two ticks: a repeated key starts a new message."""
+    tick = Reply("a1", b'{"msg_type":"tick"}', "tick")
+    again = [tick, Reply("b1", tick.body, "tick"), tick, Reply("b1", tick.body, "tick")]
+    merged = fan_out_ticks(again)
+    assert [r.bcc for r in merged] == [("a1", "b1"), ("a1", "b1")]
+    assert fan_out_ticks([tick]) == [tick]  # one key: left as it is
+
+
+def test_tick_keys_are_rebuilt_only_after_a_change(directory: KeyDirectory) -> None:
+    """The sorted audience is one tuple until a key or an account is added."""
+    first = directory.tick_keys()
+    assert directory.tick_keys() is first
+    directory.remember("zz-new-key")
+    second = directory.tick_keys()
+    assert second is not first and "zz-new-key" in second and list(second) == sorted(second)
