@@ -54,7 +54,7 @@ PLOT_PNG = ROOT / "docs" / "benchmarks.png"
 COMMAND = "make bench"
 RUNS = ".venv/bin/python benchmarks/run_all.py"
 #: Scripts in running order (the table follows the work items' order below).
-SCRIPTS = ("amqp", "rest", "decode", "matching", "roundtrip", "memory")
+SCRIPTS = ("amqp", "rest", "decode", "matching", "roundtrip", "memory", "sandbox_scale")
 #: ``--quick``: tiny sizes, to check the plumbing in seconds (the figures mean nothing).
 QUICK = {
     "amqp": ["-n", "500"],
@@ -64,6 +64,8 @@ QUICK = {
     "matching": ["--orders", "1000", "--reference-seconds", "0.05", "--sizes", "0,1000"],
     "roundtrip": ["-n", "200", "--warmup", "10"],
     "memory": ["--count", "20000"],
+    "sandbox_scale": ["--resting", "10,100", "--orders", "500", "--connections", "10",
+                      "--subscribers", "10", "--trades", "2", "--no-plot"],
 }  # fmt: skip
 ITEM_ORDER = (
     "amqp_per_order",
@@ -76,6 +78,9 @@ ITEM_ORDER = (
     "decode_models",
     "matching",
     "roundtrip",
+    "sbx_matching",
+    "sbx_devices",
+    "sbx_fanout",
     "memory_peak",
 )
 MEMORY_ITEMS = ("memory_peak",)
@@ -259,6 +264,21 @@ def memory_lines(reports: list[Report]) -> list[str]:
 # --- the plot -------------------------------------------------------------------------------
 
 
+def sandbox_section(reports: list[Report]) -> list[str]:
+    """The "Sandbox at fleet scale" section from bench_sandbox_scale's report (or nothing)."""
+    for report in reports:
+        if report.script != "bench_sandbox_scale":
+            continue
+        lines = ["## Sandbox at fleet scale", "", report.extra.get("intro", ""), ""]
+        plot_path = report.extra.get("plot")
+        if plot_path:
+            rel = os.path.relpath(plot_path, ROOT)
+            lines += [f"![sandbox cost curves]({rel})", ""]
+        lines += [report.extra.get("markdown", ""), "", report.extra.get("findings", ""), ""]
+        return lines
+    return []
+
+
 def plot_data(report: Report) -> list[dict[str, Any]]:
     """Per work item: how many times better flxtrd is than 0.2.9 and than the raw library."""
     rows = []
@@ -411,6 +431,7 @@ def main() -> int:
         "",
         *summary,
         "",
+        *sandbox_section(reports),
         "## Per script",
         "",
         "Each script's own output (more cases and percentiles than the table above).",
