@@ -80,7 +80,6 @@ from ._broker_wire import (
     Refusal,
     Reply,
     cancel_reply,
-    fan_out_ticks,
     identify,
     replies_for_events,
 )
@@ -528,7 +527,9 @@ class BrokerWorker:
             self._foreign.append(update)
 
     def _publish_update(self, link: AmqpLink | MemoryLink, update: MarketUpdate) -> None:
-        replies = replies_for_events((e.event for e in update.events), self._directory)
+        replies = replies_for_events(
+            (e.event for e in update.events), self._directory, bcc=link.fan_out
+        )
         if replies:
             self._publish(link, None, None, replies)
 
@@ -609,7 +610,7 @@ class BrokerWorker:
         rejected = result.rejected
         if rejected is not None and rejected.code is RejectCode.DUPLICATE:
             counters.duplicates += 1
-        replies = replies_for_events(result.events, self._directory)
+        replies = replies_for_events(result.events, self._directory, bcc=link.fan_out)
         self._publish(link, d.delivery_tag, key, replies)
 
     def _reply_cancel(
@@ -636,8 +637,6 @@ class BrokerWorker:
         pending = _Pending(delivery_tag, key)
         counters = self._counters
         exchange = self.topology.reply_exchange
-        if link.fan_out:
-            replies = fan_out_ticks(replies)
         for reply in replies:
             tag = link.publish(exchange, reply.routing_key, reply.body, self._headers(), reply.bcc)
             counters.replies += reply.copies

@@ -26,10 +26,11 @@ from the generated models (``glocalflex_messages``), content type ``application/
 ``sendertimestamp_in_ms`` (added when publishing). Per generation-1 event of the market:
 
 - ``Trade``: ``ask_closed_order`` to the seller's key, ``bid_closed_order`` to the buyer's key,
-  then one ``tick`` to every known application key (on RabbitMQ the worker sends those ticks as
-  ONE message with the keys in the ``BCC`` header, :func:`fan_out_ticks`: the broker copies it
-  to each queue and strips the header, so every device still gets one tick per trade and no
-  device sees another's key; the copies arrive with the routing key ``""``);
+  then one ``tick`` to every known application key. On RabbitMQ the worker sends those ticks
+  as ONE message with the keys in the ``BCC`` header (``trade_replies(..., bcc=True)``): the
+  broker copies it to each queue and strips the header, so every device still gets one tick
+  per trade and no device sees another's key; the copies arrive with the routing key ``""``.
+  A trade so costs the worker one publish, not one per device;
 - ``Rejected``: ``cancel`` with the engine's reason, the order's application key and
   ``message_id`` (a duplicate ``message_id`` is not answered: the worker drops re-sent orders);
 - ``Expired`` (an order that expired unmatched while resting): ``cancel`` with reason
@@ -58,7 +59,6 @@ __all__ = [
     "Refusal",
     "Reply",
     "cancel_reply",
-    "fan_out_ticks",
     "identify",
     "replies_for_events",
     "tick_body",
@@ -255,8 +255,12 @@ def tick_body(trade: Trade) -> bytes:
     )
 
 
-def trade_replies(trade: Trade, tick_keys: Iterable[str]) -> list[Reply]:
-    """Closed orders to the seller and the buyer, then a tick to each of ``tick_keys``."""
+def trade_replies(trade: Trade, tick_keys: Iterable[str], *, bcc: bool = False) -> list[Reply]:
+    """Closed orders to the seller and the buyer, then a tick to each of ``tick_keys``.
+
+    With ``bcc`` the ticks are one `Reply` to routing key ``""`` with the keys as ``bcc``
+    (RabbitMQ copies it to each; the routing key names no device).
+    """
     replies: list[Reply] = []
     if trade.sell_application_key:
         key = trade.sell_application_key
@@ -271,41 +275,12 @@ def trade_replies(trade: Trade, tick_keys: Iterable[str]) -> list[Reply]:
         )
         replies.append(Reply(key, body, "bid_closed_order"))
     tick = tick_body(trade)
-    replies.extend(Reply(key, tick, "tick") for key in tick_keys)
+    keys = tuple(tick_keys)
+    if bcc and len(keys) > 1:
+        replies.append(Reply("", tick, "tick", keys))
+    else:
+        replies.extend(Reply(key, tick, "tick") for key in keys)
     return replies
-
-
-def fan_out_ticks(replies: list[Reply]) -> list[Reply]:
-    """``replies`` with each run of one tick to many keys made ONE message with a ``BCC`` list.
-
-    The message's own routing key is ``""`` (no queue is bound to it), so no device learns
-    another's key; order is kept (a trade's closed orders still come before its tick). A run
-    ends where a key repeats: RabbitMQ routes a message to a queue once, and two equal trades
-    owe a device two ticks.
-    """
-    out: list[Reply] = []
-    i, n = 0, len(replies)
-    while i < n:
-        reply = replies[i]
-        j = i + 1
-        if reply.msg_type == "tick" and reply.routing_key and not reply.bcc:
-            body = reply.body
-            seen = {reply.routing_key}
-            while j < n:
-                nxt = replies[j]
-                if nxt.msg_type != "tick" or nxt.bcc or nxt.body != body:
-                    break
-                if not nxt.routing_key or nxt.routing_key in seen:
-                    break
-                seen.add(nxt.routing_key)
-                j += 1
-        if j - i > 1:
-            keys = tuple(r.routing_key for r in replies[i:j])
-            out.append(Reply("", reply.body, "tick", keys))
-        else:
-            out.append(reply)
-        i = j
-    return out
 
 
 def cancel_reply(
@@ -322,13 +297,18 @@ def cancel_reply(
     return [Reply(key, body, "cancel") for key in targets]
 
 
-def replies_for_events(events: Iterable[Event], directory: KeyDirectory) -> list[Reply]:
-    """The replies the generation-1 events of one market update call for (see module)."""
+def replies_for_events(
+    events: Iterable[Event], directory: KeyDirectory, *, bcc: bool = False
+) -> list[Reply]:
+    """The replies the generation-1 events of one market update call for (see module).
+
+    ``bcc``: each trade's ticks as one message (`trade_replies`).
+    """
     replies: list[Reply] = []
     for event in events:
         if isinstance(event, Trade):
             if event.generation == 1:
-                replies.extend(trade_replies(event, directory.tick_keys()))
+                replies.extend(trade_replies(event, directory.tick_keys(), bcc=bcc))
         elif isinstance(event, Rejected):
             if event.generation == 1 and event.code is not RejectCode.DUPLICATE:
                 key = event.application_key

@@ -12,9 +12,7 @@ from flxtrd.sandbox._broker_wire import (
     Identity,
     KeyDirectory,
     Refusal,
-    Reply,
     cancel_reply,
-    fan_out_ticks,
     identify,
     replies_for_events,
     tick_body,
@@ -213,26 +211,19 @@ def test_events_map_to_replies(directory: KeyDirectory) -> None:
     ]
 
 
-def test_fan_out_makes_a_run_of_one_tick_one_bcc_reply() -> None:
-    """Closed orders stay; one trade's ticks become one reply to "" with the keys as BCC."""
-    replies = trade_replies(trade(), ("a1", "b1", "c1"))
-    merged = fan_out_ticks(replies)
+def test_with_bcc_a_trades_ticks_are_one_reply_naming_every_key() -> None:
+    """Closed orders stay; the ticks become one reply to "" with the keys as BCC."""
+    plain = trade_replies(trade(), ("a1", "b1", "c1"))
+    merged = trade_replies(trade(), ("a1", "b1", "c1"), bcc=True)
     assert [(r.msg_type, r.routing_key, r.bcc) for r in merged] == [
         ("ask_closed_order", "a1", ()),
         ("bid_closed_order", "b1", ()),
         ("tick", "", ("a1", "b1", "c1")),
     ]
-    assert merged[2].body == replies[2].body
-    assert sum(r.copies for r in merged) == len(replies)
-
-
-def test_fan_out_keeps_two_equal_ticks_to_one_key_apart() -> None:
-    """Two identical trades owe each key two ticks: a repeated key starts a new message."""
-    tick = Reply("a1", b'{"msg_type":"tick"}', "tick")
-    again = [tick, Reply("b1", tick.body, "tick"), tick, Reply("b1", tick.body, "tick")]
-    merged = fan_out_ticks(again)
-    assert [r.bcc for r in merged] == [("a1", "b1"), ("a1", "b1")]
-    assert fan_out_ticks([tick]) == [tick]  # one key: left as it is
+    assert merged[2].body == plain[2].body and merged[:2] == plain[:2]
+    assert sum(r.copies for r in merged) == len(plain) == 5
+    alone = trade_replies(trade(), ("a1",), bcc=True)  # one key: an ordinary reply
+    assert [(r.routing_key, r.bcc) for r in alone][-1] == ("a1", ())
 
 
 def test_tick_keys_are_rebuilt_only_after_a_change(directory: KeyDirectory) -> None:
