@@ -451,6 +451,8 @@ def broker_run(
         tick_total = trades * n
         cpu0 = proc_cpu_s(pid)
         beam = rabbit.beam_pid()
+        beam0 = proc_cpu_s(beam) if beam else 0.0
+        own0 = time.process_time()
         began = time.perf_counter()
         for k in range(per_device):
             for d in devices:
@@ -468,8 +470,8 @@ def broker_run(
         while time.monotonic() < deadline:
             for key, _ in selector.select(0.2):
                 key.data.drain()
-            for d in devices:  # frames py-amqp buffered beyond what select reports
-                d.drain()
+            # py-amqp reads whole frames only (a partial one stays buffered until the rest
+            # arrives, which select reports), so the readable sockets are all to drain
             now = time.perf_counter()
             if now - last_sample > 0.5:
                 peak_rss = max(peak_rss, proc_status(pid).get("VmRSS", 0))
@@ -482,6 +484,8 @@ def broker_run(
                 ticks_done = max(d.last_at for d in devices) - began
                 break
         cpu = proc_cpu_s(pid) - cpu0
+        beam_cpu = proc_cpu_s(beam) - beam0 if beam else None
+        own_cpu = time.process_time() - own0
         busy = proc_status(pid)
         beam_status = proc_status(beam) if beam else {}
         latencies = [x for d in devices for x in d.latencies]
@@ -493,11 +497,16 @@ def broker_run(
             "ticks": sum(d.ticks for d in devices),
             "closed": sum(d.closed for d in devices),
             "cancels": sum(d.cancels for d in devices),
+            "extra_ticks": sum(max(0, d.ticks - per_device * (n // 2)) for d in devices),
+            "missing_ticks": sum(max(0, per_device * (n // 2) - d.ticks) for d in devices),
+            "extra_closed": sum(max(0, d.closed - per_device) for d in devices),
             "connect_s": connect_s,
             "publish_s": published_s,
             "closed_done_s": closed_done,
             "ticks_done_s": ticks_done,
             "sandbox_cpu_s": cpu,
+            "rabbit_cpu_s": beam_cpu,
+            "devices_cpu_s": own_cpu,
             "latency_p50_ms": 1e3 * percentile(latencies, 50) if latencies else None,
             "latency_p99_ms": 1e3 * percentile(latencies, 99) if latencies else None,
             "sandbox_rss_idle_kib": idle.get("VmRSS"),
@@ -778,13 +787,14 @@ def markdown(results: dict[str, list[dict[str, Any]]]) -> str:
             " previous N (10.0x = linear in N).",
             "",
             "| devices | orders | trades | ticks delivered | connect s | all closed orders s"
-            " | all ticks s | sandbox CPU s | CPU growth | CPU ms / order | latency p50 / p99 ms"
-            " | sandbox RSS MiB | sandbox threads | RabbitMQ RSS MiB |",
-            "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+            " | all ticks s | sandbox CPU s | CPU growth | CPU ms / order | RabbitMQ CPU s"
+            " | devices' CPU s | latency p50 / p99 ms | sandbox RSS MiB | sandbox threads"
+            " | RabbitMQ RSS MiB |",
+            "|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
         ]
         for r in broker:
             if "error" in r:
-                lines.append(f"| {r['devices']:,} | {r['error']} |" + " |" * 12)
+                lines.append(f"| {r['devices']:,} | {r['error']} |" + " |" * 14)
         broker = [r for r in broker if "error" not in r]
         points = [(r["devices"], r["sandbox_cpu_s"]) for r in broker]
         for r, g in zip(broker, growth(points), strict=True):
@@ -794,6 +804,7 @@ def markdown(results: dict[str, list[dict[str, Any]]]) -> str:
                 f" {fmt(r['closed_done_s'], 2)} | {fmt(r['ticks_done_s'], 2)} |"
                 f" {fmt(r['sandbox_cpu_s'], 2)} | {g} |"
                 f" {fmt(1e3 * r['sandbox_cpu_s'] / r['orders'], 2)} |"
+                f" {fmt(r.get('rabbit_cpu_s'), 2)} | {fmt(r.get('devices_cpu_s'), 2)} |"
                 f" {fmt(r['latency_p50_ms'])} / {fmt(r['latency_p99_ms'])} |"
                 f" {fmt((r['sandbox_rss_peak_kib'] or 0) / 1024)} | {r['sandbox_threads']} |"
                 f" {fmt((r['rabbit_rss_kib'] or 0) / 1024)} |"
@@ -826,6 +837,8 @@ def markdown(results: dict[str, list[dict[str, Any]]]) -> str:
     if broker:
         e = exponent([(r["devices"], r["sandbox_cpu_s"]) for r in broker])
         slopes.append(f"sandbox CPU vs devices: N^{fmt(e, 2)}")
+        e = exponent([(r["devices"], r.get("rabbit_cpu_s")) for r in broker])
+        slopes.append(f"RabbitMQ CPU vs devices: N^{fmt(e, 2)}")
         e = exponent([(r["devices"], r["ticks_done_s"]) for r in broker])
         slopes.append(f"time to the last tick vs devices: N^{fmt(e, 2)}")
     for kind in ("ticker", "orderbook"):

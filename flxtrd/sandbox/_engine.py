@@ -105,6 +105,7 @@ import random
 import sys
 import threading
 from collections import deque
+from collections.abc import Iterator
 
 from . import _rules as rules
 from ._book import Book, Bucket, Entry, RestingOrder, best_first
@@ -620,7 +621,8 @@ class MatchingEngine:
         book = self._book
         sell_buckets = book.sells_for(bid)
         reach = bid.remaining + _EPS
-        candidates: list[Entry] = []
+        walks: list[Iterator[Entry]] = []
+        picked: list[Entry] = []
         bounds: dict[Bucket, float] = {}
         for sells in sell_buckets:
             entries = sells.entries
@@ -635,34 +637,29 @@ class MatchingEngine:
             if by_power[0][0] > limit:
                 continue  # every sell here is too large
             bounds[sells] = bound
-            # Look at the sells small enough, or at those this bid's price reaches if they are
-            # fewer, and keep those that are both.
+            # Look at the sells small enough and reached by this bid's price, best first. Many
+            # small sells: walk the reached ones lazily from the best, so a bid filled by its
+            # first sells looks at no more (`_reachable`); few: pick them from `by_power`.
             small = (
                 len(by_power)
                 if limit >= by_power[-1][0]
                 else bisect.bisect_right(by_power, (limit, _MAX_SEQ))
             )
             if small > _SCAN:
-                first = _first_crossing(entries, price)
-                if len(entries) - first < small:
-                    for entry in entries[first:]:
-                        ask = entry[2]
-                        if (
-                            ask.live
-                            and ask.remaining <= limit
-                            and locations_match(locations, ask.locations)
-                        ):
-                            candidates.append(entry)
-                    continue
+                walks.append(_reachable(sells, small, limit, price, locations))
+                continue
             for _, _, ask in by_power[:small]:
                 if (
                     ask.live
                     and prices_cross(price, ask.price)
                     and locations_match(locations, ask.locations)
                 ):
-                    candidates.append((ask.sort_price, -ask.seq, ask))
-        if candidates:
-            candidates.sort(reverse=True)  # best first
+                    picked.append((ask.sort_price, -ask.seq, ask))
+        if picked:
+            picked.sort(reverse=True)  # best first
+            walks.append(iter(picked))
+        if walks:
+            candidates = walks[0] if len(walks) == 1 else heapq.merge(*walks, reverse=True)
             touched: set[Bucket] = set()
             for _, _, ask in candidates:
                 if bid.remaining <= _EPS:
@@ -828,6 +825,45 @@ class MatchingEngine:
         ask.remaining = 0.0
         ask.live = False
         self._set_status(ask, OrderStatus.FILLED, now, events)
+
+
+def _reachable(
+    sells: Bucket, small: int, limit: float, price: float, locations: frozenset[str] | None
+) -> Iterator[Entry]:
+    """The live sells of ``sells`` a bid at ``price`` reaches, with power <= ``limit`` and
+    locations meeting ``locations``, best first, lazily.
+
+    Walks the reached entries from the best for at most ``small`` steps (``small``: how many
+    sells have power <= ``limit``); if the caller still wants more, the rest come from the
+    first ``small`` of ``by_power``, sorted. So a bid filled early stops early, and the worst
+    case stays about 2 x ``small``. ``entries`` does not change while walked (filled sells are
+    only marked, and tidied after the walk).
+    """
+    entries, by_power = sells.entries, sells.by_power
+    prices_cross, locations_match = rules.prices_cross, rules.locations_match
+    first = _first_crossing(entries, price)
+    i = len(entries) - 1
+    steps = small
+    while i >= first and steps > 0:
+        entry = entries[i]
+        ask = entry[2]
+        if ask.live and ask.remaining <= limit and locations_match(locations, ask.locations):
+            yield entry
+        i -= 1
+        steps -= 1
+    if i < first:
+        return
+    below = (entries[i][0], entries[i][1])  # the best key not walked yet
+    rest = [
+        (ask.sort_price, -ask.seq, ask)
+        for _, _, ask in by_power[:small]
+        if ask.live
+        and (ask.sort_price, -ask.seq) <= below
+        and prices_cross(price, ask.price)
+        and locations_match(locations, ask.locations)
+    ]
+    rest.sort(reverse=True)
+    yield from rest
 
 
 def _first_crossing(entries: list[Entry], bid_price: float) -> int:
