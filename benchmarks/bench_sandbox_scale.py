@@ -59,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 from _harness import FLXTRD, OLD, RAW, ROOT, Report, add_json_option, rotated
-from bench_matching import build, gen1_order, gen2_order, time_engine
+from bench_matching import T0, build, gen1_order, gen2_order, time_engine
 
 Q = 900_000
 NODE = "sbxscale@localhost"
@@ -123,7 +123,7 @@ def bench_matching(sizes: Sequence[int], orders: int) -> list[dict[str, Any]]:
             rates[(name, size)].append(1e6 / rate)
             after[(name, size)] = resting
         print(f"matching round {r + 1}/{ROUNDS} done", file=sys.stderr, flush=True)
-    return [
+    rows = [
         {
             "generation": name,
             "resting": size,
@@ -133,6 +133,25 @@ def bench_matching(sizes: Sequence[int], orders: int) -> list[dict[str, Any]]:
         }
         for name, size, _, _ in configs
     ]
+    for row, (name, _size, preload, _) in zip(rows, configs, strict=True):
+        row["snapshot_ms"] = snapshot_ms(preload) if name == "gen2" else None
+    return rows
+
+
+def snapshot_ms(preload: Sequence[Any]) -> float:
+    """CPU ms of one order book stream frame (`orderbook_frame`, depth 20) over ``preload``."""
+    from flxtrd.sandbox import ManualClock, SandboxMarket
+    from flxtrd.sandbox._app import orderbook_frame
+
+    market = SandboxMarket(clock=ManualClock(T0), seed=1)
+    for order in preload:
+        market.engine.submit(order)
+    times = []
+    for _ in range(ROUNDS):
+        began = time.process_time()
+        orderbook_frame(market)
+        times.append(time.process_time() - began)
+    return 1e3 * statistics.median(times)
 
 
 # --- a RabbitMQ node of our own ---------------------------------------------------------------
@@ -767,16 +786,21 @@ def markdown(results: dict[str, list[dict[str, Any]]]) -> str:
         lines += [
             "Matching: CPU microseconds per incoming order (half crossing) against a resting"
             " book of the size shown; growth = cost per order at this size / at the previous"
-            " size (1.00x = flat).",
+            " size (1.00x = flat). Order book frame: CPU ms to build one `/ws/orderbook/`"
+            " message (depth 20) over that book.",
             "",
-            "| generation | resting | µs / order | growth per 10x book |",
-            "|---|--:|--:|--:|",
+            "| generation | resting | µs / order | growth per 10x book | order book frame ms |",
+            "|---|--:|--:|--:|--:|",
         ]
         for gen in ("gen1", "gen2"):
             rows = [r for r in match if r["generation"] == gen]
             points = [(r["resting"], r["us_per_order"]) for r in rows]
             for r, g in zip(rows, growth(points), strict=True):
-                lines.append(f"| {gen} | {r['resting']:,} | {r['us_per_order']:.1f} | {g} |")
+                snap = r.get("snapshot_ms")
+                lines.append(
+                    f"| {gen} | {r['resting']:,} | {r['us_per_order']:.1f} | {g} |"
+                    f" {'-' if snap is None else fmt(snap, 2)} |"
+                )
         lines.append("")
     broker = results.get("broker", [])
     if broker:

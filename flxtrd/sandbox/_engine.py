@@ -100,6 +100,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import math
 import random
 import sys
@@ -364,8 +365,8 @@ class MatchingEngine:
         """The `depth` best levels (price x window x country) of each side, best first."""
         with self._lock:
             self._expire_quietly()
-            bids: list[BookLevel] = []
-            asks: list[BookLevel] = []
+            bids: list[Iterator[BookLevel]] = []
+            asks: list[Iterator[BookLevel]] = []
             for index in self._book.indexes():
                 if generation is not None and index.generation != generation:
                     continue
@@ -373,10 +374,20 @@ class MatchingEngine:
                     continue
                 into = bids if index.side is Side.BUY else asks
                 for bucket in index.buckets.values():
-                    into.extend(_levels(bucket, depth, index.country, index.generation))
-            bids.sort(key=lambda lv: (-lv.price, lv.delivery_start_ms, lv.delivery_end_ms))
-            asks.sort(key=lambda lv: (lv.price, lv.delivery_start_ms, lv.delivery_end_ms))
-            return BookSnapshot(self._now, tuple(bids[:depth]), tuple(asks[:depth]))
+                    into.append(_levels(bucket, index.country, index.generation))
+            # Each bucket's levels come best first; a stable merge of them is the stable sort
+            # of all levels, and only the first `depth` are ever built (not depth per bucket).
+            best_bids = heapq.merge(
+                *bids, key=lambda lv: (-lv.price, lv.delivery_start_ms, lv.delivery_end_ms)
+            )
+            best_asks = heapq.merge(
+                *asks, key=lambda lv: (lv.price, lv.delivery_start_ms, lv.delivery_end_ms)
+            )
+            return BookSnapshot(
+                self._now,
+                tuple(itertools.islice(best_bids, max(depth, 0))),
+                tuple(itertools.islice(best_asks, max(depth, 0))),
+            )
 
     def resting_count(self, generation: int | None = None) -> int:
         """Number of orders resting in the book (matchable now)."""
@@ -897,9 +908,9 @@ def _view(ro: RestingOrder) -> OrderView:
     )
 
 
-def _levels(bucket: Bucket, depth: int, country: str, generation: int) -> list[BookLevel]:
-    """The `depth` best price levels of one bucket."""
-    levels: list[BookLevel] = []
+def _levels(bucket: Bucket, country: str, generation: int) -> Iterator[BookLevel]:
+    """The price levels of one bucket, best first, lazily (the book does not change meanwhile:
+    the engine's lock is held)."""
     price: float | None = None
     power, count = 0.0, 0
     for _, _, ro in bucket.best_first():
@@ -907,14 +918,9 @@ def _levels(bucket: Bucket, depth: int, country: str, generation: int) -> list[B
             continue
         if ro.price != price:
             if price is not None:
-                levels.append(
-                    BookLevel(price, power, count, bucket.start, bucket.end, country, generation)
-                )
-                if len(levels) >= depth:
-                    return levels
+                yield BookLevel(price, power, count, bucket.start, bucket.end, country, generation)
             price, power, count = ro.price, 0.0, 0
         power += ro.remaining
         count += 1
     if price is not None:
-        levels.append(BookLevel(price, power, count, bucket.start, bucket.end, country, generation))
-    return levels
+        yield BookLevel(price, power, count, bucket.start, bucket.end, country, generation)
