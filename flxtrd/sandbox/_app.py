@@ -40,6 +40,8 @@ stream's events, each encoded from the generated msgspec models. The token is ch
 upgrade only (an open stream outlives it). Each connection buffers up to 1024 messages; a client
 that falls further behind misses the newest ones (the order book stream's next snapshot catches
 up).
+All stream connections of an app share one `_stream_hub.StreamHub`: one market subscription,
+each update's frames built once, one order book snapshot per change for every subscriber.
 """
 
 from __future__ import annotations

@@ -54,10 +54,12 @@ How the incoming bid avoids looking at every ask its price reaches: each sell bu
 window) keeps `supply_ub`, an upper bound of the power the resting bids fitting that window
 could give any of its asks (raised by every bid that comes to rest, recomputed when a check
 shows it loose), and its asks sorted by power (`by_power`; a resting ask's power never changes).
-Only asks with power <= the bid's power + that bound can be completed, so the bid looks at
-those, or at the asks its price reaches if they are fewer, and puts the few that are both in
-priority order. An allocation first compares the total power resting in the crossing buckets
-with what the ask needs, and only then walks them.
+Only asks with power <= the bid's power + that bound can be completed. When there are few
+such asks the bid picks them from `by_power` and sorts them; otherwise it walks the asks its
+price reaches lazily, best first, keeping those small enough (`_reachable`), and stops as soon
+as it is filled, falling back to the `by_power` list after as many steps as it has entries.
+An allocation first compares the total power resting in the crossing buckets with what the ask
+needs, and only then walks them.
 
 Status machine
 --------------
@@ -93,7 +95,9 @@ in proportion to the buckets its window fits and the orders it touches (trades m
 checked, dead entries skipped), not to the size of the book. Resting an order is a
 `bisect.insort` into its window's bucket (a memmove). Pathological books still cost more: an
 incoming ask that is not absorbed walks every fitting bid its price reaches (when their total
-power is enough to make that worthwhile). See `benchmarks/bench_matching.py` for figures.
+power is enough to make that worthwhile). `book_snapshot` merges the windows' levels lazily, so
+it builds only the `depth` best levels (it still looks at every window's best level). See
+`benchmarks/bench_matching.py` and `benchmarks/bench_sandbox_scale.py` for figures.
 """
 
 from __future__ import annotations
