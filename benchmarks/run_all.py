@@ -11,7 +11,9 @@ machine description, the command, the runtime and every script's own detailed ou
 ``docs/benchmarks.png`` plots the ratios (matplotlib from a benchmark-only virtualenv,
 ``benchmarks/.plot-venv``, made here when missing; never a project dependency).
 
-Needs RabbitMQ on 127.0.0.1:5672 (guest/guest) for the AMQP, round-trip and memory benchmarks.
+Needs RabbitMQ on 127.0.0.1:5672 (guest/guest) for the AMQP, round-trip and memory benchmarks;
+``bench_sandbox_scale.py`` starts a RabbitMQ node of its own on port 5674 (``rabbitmq-server``
+must be installed) and writes the "Sandbox at fleet scale" section and ``docs/sandbox_scale.png``.
 """
 
 from __future__ import annotations
