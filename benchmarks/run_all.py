@@ -11,7 +11,9 @@ machine description, the command, the runtime and every script's own detailed ou
 ``docs/benchmarks.png`` plots the ratios (matplotlib from a benchmark-only virtualenv,
 ``benchmarks/.plot-venv``, made here when missing; never a project dependency).
 
-Needs RabbitMQ on 127.0.0.1:5672 (guest/guest) for the AMQP, round-trip and memory benchmarks.
+Needs RabbitMQ on 127.0.0.1:5672 (guest/guest) for the AMQP, round-trip and memory benchmarks;
+``bench_sandbox_scale.py`` starts a RabbitMQ node of its own on port 5674 (``rabbitmq-server``
+must be installed) and writes the "Sandbox at fleet scale" section and ``docs/sandbox_scale.png``.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ PLOT_PNG = ROOT / "docs" / "benchmarks.png"
 COMMAND = "make bench"
 RUNS = ".venv/bin/python benchmarks/run_all.py"
 #: Scripts in running order (the table follows the work items' order below).
-SCRIPTS = ("amqp", "rest", "decode", "matching", "roundtrip", "memory")
+SCRIPTS = ("amqp", "rest", "decode", "matching", "roundtrip", "memory", "sandbox_scale")
 #: ``--quick``: tiny sizes, to check the plumbing in seconds (the figures mean nothing).
 QUICK = {
     "amqp": ["-n", "500"],
@@ -64,6 +66,8 @@ QUICK = {
     "matching": ["--orders", "1000", "--reference-seconds", "0.05", "--sizes", "0,1000"],
     "roundtrip": ["-n", "200", "--warmup", "10"],
     "memory": ["--count", "20000"],
+    "sandbox_scale": ["--resting", "10,100", "--orders", "500", "--connections", "10",
+                      "--subscribers", "10", "--trades", "2", "--no-plot"],
 }  # fmt: skip
 ITEM_ORDER = (
     "amqp_per_order",
@@ -76,6 +80,9 @@ ITEM_ORDER = (
     "decode_models",
     "matching",
     "roundtrip",
+    "sbx_matching",
+    "sbx_devices",
+    "sbx_fanout",
     "memory_peak",
 )
 MEMORY_ITEMS = ("memory_peak",)
@@ -259,6 +266,21 @@ def memory_lines(reports: list[Report]) -> list[str]:
 # --- the plot -------------------------------------------------------------------------------
 
 
+def sandbox_section(reports: list[Report]) -> list[str]:
+    """The "Sandbox at fleet scale" section from bench_sandbox_scale's report (or nothing)."""
+    for report in reports:
+        if report.script != "bench_sandbox_scale":
+            continue
+        lines = ["## Sandbox at fleet scale", "", report.extra.get("intro", ""), ""]
+        plot_path = report.extra.get("plot")
+        if plot_path:
+            rel = os.path.relpath(plot_path, ROOT)
+            lines += [f"![sandbox cost curves]({rel})", ""]
+        lines += [report.extra.get("markdown", ""), "", report.extra.get("findings", ""), ""]
+        return lines
+    return []
+
+
 def plot_data(report: Report) -> list[dict[str, Any]]:
     """Per work item: how many times better flxtrd is than 0.2.9 and than the raw library."""
     rows = []
@@ -411,6 +433,7 @@ def main() -> int:
         "",
         *summary,
         "",
+        *sandbox_section(reports),
         "## Per script",
         "",
         "Each script's own output (more cases and percentiles than the table above).",

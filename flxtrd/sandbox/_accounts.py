@@ -327,6 +327,11 @@ class Accounts:
         account = self.by_user_id(user_id)
         return account is not None and application_key in account.application_keys
 
+    def count(self) -> int:
+        """How many accounts are known (a cheap change check: accounts are only ever added)."""
+        with self._lock:
+            return len(self._by_email)
+
     def all(self) -> list[Account]:
         """Every known account, in the order they were made."""
         with self._lock:

@@ -40,6 +40,8 @@ stream's events, each encoded from the generated msgspec models. The token is ch
 upgrade only (an open stream outlives it). Each connection buffers up to 1024 messages; a client
 that falls further behind misses the newest ones (the order book stream's next snapshot catches
 up).
+All stream connections of an app share one `_stream_hub.StreamHub`: one market subscription,
+each update's frames built once, one order book snapshot per change for every subscriber.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ from ._accounts import OAUTH_CLIENT_ID, Account, AuthError
 from ._app_schema import PARAMETERS, SCHEMAS, Failure, validate
 from ._http_limits import DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_BODY_BYTES, BodyLimit
 from ._market import MarketUpdate, OrderInputError, SandboxMarket, relative_time_ms
+from ._stream_hub import StreamHub, UpdateFrames
 from ._types import (
     ActionError,
     BookLevel,
@@ -673,43 +676,63 @@ def _rejection(rejected: Rejected) -> Failure:
 # --------------------------------------------------------------------------------------------
 # WebSocket streams
 
-Frame = bytes
-_BOOK_CHANGED = b""  # queue marker: send a fresh order book snapshot
+Frame = str
+_BOOK_CHANGED = ""  # queue marker: send the order book snapshot of the latest change
 
 
-def _trade_frames(update: MarketUpdate, user_id: str) -> list[Frame]:
-    frames: list[Frame] = []
-    for item in update.events:
-        if user_id not in item.users or item.generation != 2:
-            continue
-        event = item.event
-        if isinstance(event, OrderStatusChanged):
-            data = msg.OrderStatusData(
-                order_id=event.order_id,
-                status=msg.OrderStatus(event.status.value),
-                timestamp=_utc(event.time_ms),
-                side=msg.Side(event.side.value),
-                power=event.power,
-                filled_power=event.filled_power,
-            )
-            frames.append(msgspec.json.encode(msg.OrderStatusUpdate(data=data)))
-        elif isinstance(event, (ContractCreated, ContractStatusChanged)):
-            c = event.contract
-            time_ms = event.time_ms if isinstance(event, ContractStatusChanged) else c.created_ms
-            cdata = msg.ContractStatusData(
-                contract_id=c.contract_id,
-                status=msg.ContractStatus(c.status.value),
-                settlement_status=msg.SettlementStatus(c.settlement_status.value),
-                verification_status=msg.VerificationStatus(c.verification_status.value),
-                timestamp=_utc(time_ms),
-                buy_order_id=c.buy_order_id,
-                sell_order_id=c.sell_order_id,
-            )
-            frames.append(msgspec.json.encode(msg.ContractStatusUpdate(data=cdata)))
-    return frames
+def _encode_text(model: Any) -> Frame:
+    return msgspec.json.encode(model).decode()
 
 
-def _ticker_frames(update: MarketUpdate, user_id: str) -> list[Frame]:
+def _update_frames(update: MarketUpdate, kinds: frozenset[str]) -> UpdateFrames:
+    """An update's frames for every stream, each event encoded once (see `_stream_hub`)."""
+    out = UpdateFrames()
+    if "ticker" in kinds:
+        ticker = _ticker_frames(update)
+        if ticker:
+            out.broadcast["ticker"] = ticker
+    if "orderbook" in kinds and update.book_changed(2):
+        out.broadcast["orderbook"] = [_BOOK_CHANGED]
+    if "trade" in kinds:
+        for item in update.events:
+            if item.generation != 2:
+                continue
+            frame = _trade_frame(item.event)
+            if frame is not None:
+                for user_id in item.users:
+                    out.per_user.setdefault(user_id, []).append(frame)
+    return out
+
+
+def _trade_frame(event: object) -> Frame | None:
+    """The trade-stream frame of one event (order or contract status), or None."""
+    if isinstance(event, OrderStatusChanged):
+        data = msg.OrderStatusData(
+            order_id=event.order_id,
+            status=msg.OrderStatus(event.status.value),
+            timestamp=_utc(event.time_ms),
+            side=msg.Side(event.side.value),
+            power=event.power,
+            filled_power=event.filled_power,
+        )
+        return _encode_text(msg.OrderStatusUpdate(data=data))
+    if isinstance(event, (ContractCreated, ContractStatusChanged)):
+        c = event.contract
+        time_ms = event.time_ms if isinstance(event, ContractStatusChanged) else c.created_ms
+        cdata = msg.ContractStatusData(
+            contract_id=c.contract_id,
+            status=msg.ContractStatus(c.status.value),
+            settlement_status=msg.SettlementStatus(c.settlement_status.value),
+            verification_status=msg.VerificationStatus(c.verification_status.value),
+            timestamp=_utc(time_ms),
+            buy_order_id=c.buy_order_id,
+            sell_order_id=c.sell_order_id,
+        )
+        return _encode_text(msg.ContractStatusUpdate(data=cdata))
+    return None
+
+
+def _ticker_frames(update: MarketUpdate) -> list[Frame]:
     frames: list[Frame] = []
     for item in update.events:
         event = item.event
@@ -723,12 +746,8 @@ def _ticker_frames(update: MarketUpdate, user_id: str) -> list[Frame]:
                 trade_time=_utc(event.time_ms),
                 country_code=event.country_code,
             )
-            frames.append(msgspec.json.encode(msg.Ticker(data=data)))
+            frames.append(_encode_text(msg.Ticker(data=data)))
     return frames
-
-
-def _book_frames(update: MarketUpdate, user_id: str) -> list[Frame]:
-    return [_BOOK_CHANGED] if update.book_changed(2) else []
 
 
 def _level(level: BookLevel) -> msg.BookLevel:
@@ -749,19 +768,26 @@ def orderbook_frame(market: SandboxMarket, depth: int = 20) -> Frame:
         bids=[_level(lv) for lv in snapshot.bids],
         asks=[_level(lv) for lv in snapshot.asks],
     )
-    return msgspec.json.encode(msg.Orderbook(data=data))
+    return _encode_text(msg.Orderbook(data=data))
 
 
-_STREAMS: dict[str, Callable[[MarketUpdate, str], list[Frame]]] = {
-    "trade": _trade_frames,
-    "ticker": _ticker_frames,
-    "orderbook": _book_frames,
-}
+_STREAMS = ("trade", "ticker", "orderbook")
 
 
-def _stream_endpoint(market: SandboxMarket, kind: str) -> Callable[[WebSocket], Awaitable[None]]:
-    frames_for = _STREAMS[kind]
+def _stream_hub(market: SandboxMarket) -> StreamHub:
+    """The app's one fan-out point for every stream connection."""
+    return StreamHub(
+        market,
+        frames=_update_frames,
+        snapshot=orderbook_frame,
+        book_changed=lambda update: update.book_changed(2),
+        user_kind="trade",
+    )
 
+
+def _stream_endpoint(
+    market: SandboxMarket, hub: StreamHub, kind: str
+) -> Callable[[WebSocket], Awaitable[None]]:
     async def endpoint(websocket: WebSocket) -> None:
         token = _bearer(websocket.headers)
         try:
@@ -772,39 +798,27 @@ def _stream_endpoint(market: SandboxMarket, kind: str) -> Callable[[WebSocket], 
             await _deny(websocket, exc.description)
             return
         await websocket.accept()
-        loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Frame] = asyncio.Queue(_STREAM_QUEUE)
 
         def put(frame: Frame) -> None:
             with contextlib.suppress(asyncio.QueueFull):  # a stalled client loses events
                 queue.put_nowait(frame)
 
-        def on_update(update: MarketUpdate) -> None:
-            frames = frames_for(update, account.user_id)
-            if frames:
-                with contextlib.suppress(RuntimeError):  # the loop is closed: nobody listens
-                    loop.call_soon_threadsafe(_put_all, put, frames)
-
-        # Subscribe before announcing the stream: an event between the two would be lost.
-        unsubscribe = market.subscribe(on_update)
+        # Attach before announcing the stream: an event between the two would be lost.
+        detach = hub.attach(kind, account.user_id, put)
         try:
             await websocket.send_text(CONTROL_MESSAGE.decode())
             if kind == "orderbook":
                 put(_BOOK_CHANGED)
-            await _pump(websocket, queue, market)
+            await _pump(websocket, queue, hub)
         finally:
-            unsubscribe()
+            detach()
 
     endpoint.__doc__ = f"The ``{kind}`` stream."
     return endpoint
 
 
-def _put_all(put: Callable[[Frame], None], frames: list[Frame]) -> None:
-    for frame in frames:
-        put(frame)
-
-
-async def _pump(websocket: WebSocket, queue: asyncio.Queue[Frame], market: SandboxMarket) -> None:
+async def _pump(websocket: WebSocket, queue: asyncio.Queue[Frame], hub: StreamHub) -> None:
     """Send queued frames until the client disconnects."""
 
     async def receive_until_closed() -> None:
@@ -821,8 +835,8 @@ async def _pump(websocket: WebSocket, queue: asyncio.Queue[Frame], market: Sandb
                 # The order book stream queues only these markers: one snapshot answers all.
                 while not queue.empty():
                     queue.get_nowait()
-                frame = orderbook_frame(market)
-            await websocket.send_text(frame.decode())
+                frame = hub.book_frame()
+            await websocket.send_text(frame)
 
     receiver = asyncio.ensure_future(receive_until_closed())
     sender = asyncio.ensure_future(send_frames())
@@ -922,8 +936,9 @@ def create_app(
         Route(path, _dispatch(handlers), methods=list(handlers))
         for path, handlers in operations.items()
     ]
+    hub = _stream_hub(market)
     for kind in _STREAMS:
-        routes.append(WebSocketRoute(f"/api/v1/ws/{kind}/", _stream_endpoint(market, kind)))
+        routes.append(WebSocketRoute(f"/api/v1/ws/{kind}/", _stream_endpoint(market, hub, kind)))
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
     app.state.market = market
     app.add_middleware(BodyLimit, max_body_bytes=max_body_bytes, body_timeout_s=body_timeout_s)

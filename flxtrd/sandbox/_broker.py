@@ -155,9 +155,10 @@ class BrokerStats:
     cancels: int = 0
     """``cancel`` replies published."""
     replies: int = 0
-    """Replies published (every message; re-publications included)."""
+    """Replies published, one per device addressed (a tick sent to N keys in one ``BCC``
+    message counts N; re-publications included)."""
     confirmed: int = 0
-    """Replies the broker confirmed (``amqp://`` only)."""
+    """Replies the broker confirmed (``amqp://`` only; counted like ``replies``)."""
     nacked: int = 0
     """Replies the broker nacked (then re-published)."""
     acked: int = 0
@@ -526,7 +527,9 @@ class BrokerWorker:
             self._foreign.append(update)
 
     def _publish_update(self, link: AmqpLink | MemoryLink, update: MarketUpdate) -> None:
-        replies = replies_for_events((e.event for e in update.events), self._directory)
+        replies = replies_for_events(
+            (e.event for e in update.events), self._directory, bcc=link.fan_out
+        )
         if replies:
             self._publish(link, None, None, replies)
 
@@ -607,7 +610,7 @@ class BrokerWorker:
         rejected = result.rejected
         if rejected is not None and rejected.code is RejectCode.DUPLICATE:
             counters.duplicates += 1
-        replies = replies_for_events(result.events, self._directory)
+        replies = replies_for_events(result.events, self._directory, bcc=link.fan_out)
         self._publish(link, d.delivery_tag, key, replies)
 
     def _reply_cancel(
@@ -635,8 +638,8 @@ class BrokerWorker:
         counters = self._counters
         exchange = self.topology.reply_exchange
         for reply in replies:
-            tag = link.publish(exchange, reply.routing_key, reply.body, self._headers())
-            counters.replies += 1
+            tag = link.publish(exchange, reply.routing_key, reply.body, self._headers(), reply.bcc)
+            counters.replies += reply.copies
             if reply.msg_type == "cancel":
                 counters.cancels += 1
             elif reply.msg_type == "bid_closed_order":
@@ -668,7 +671,7 @@ class BrokerWorker:
                 continue
             reply, attempts = pending.unconfirmed.pop(t)
             if ok:
-                counters.confirmed += 1
+                counters.confirmed += reply.copies
                 if not pending.unconfirmed:
                     self._ackable.append(pending)
             else:
@@ -689,8 +692,8 @@ class BrokerWorker:
                 if not pending.unconfirmed:
                     self._ackable.append(pending)
                 continue
-            tag = link.publish(exchange, reply.routing_key, reply.body, self._headers())
-            self._counters.replies += 1
+            tag = link.publish(exchange, reply.routing_key, reply.body, self._headers(), reply.bcc)
+            self._counters.replies += reply.copies
             if tag is None:
                 if not pending.unconfirmed:
                     self._ackable.append(pending)

@@ -6,6 +6,8 @@ Two links with one interface, so the worker's logic does not care which broker i
   publisher confirms (``confirm_select``) tracked by the channel's ``basic_ack`` / ``basic_nack``
   events when ``confirms`` is on, publishing through ``send_method`` (py-amqp's
   ``basic_publish`` adds a ``drain_events(timeout=0)`` per message);
+- :class:`AmqpLink` sends a tick for many devices as one message with a ``BCC`` header
+  (``fan_out``), so a trade costs the worker one publish, not one per device;
 - :class:`MemoryLink` (``memory://``): kombu's in-process transport; a put into an in-process
   queue cannot fail, so there are no confirms (``publish`` returns ``None``) and no connection
   loss.
@@ -65,11 +67,18 @@ class Link(Protocol):
     confirms: bool
     login: str | None
     connection_errors: tuple[type[BaseException], ...]
+    fan_out: bool
+    """Whether one publish reaches many routing keys (RabbitMQ's ``BCC`` header)."""
 
     def publish(
-        self, exchange: str, routing_key: str, body: bytes, headers: dict[str, Any]
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        headers: dict[str, Any],
+        bcc: tuple[str, ...] = (),
     ) -> int | None:
-        """Publish one reply; its confirm tag, or None when the link has no confirms."""
+        """Publish one reply (and to the ``bcc`` keys); its confirm tag, or None (no confirms)."""
         ...
 
     def ack(self, delivery_tag: int) -> None:
@@ -238,10 +247,19 @@ class AmqpLink:
             )
         )
 
+    fan_out = True
+
     def publish(
-        self, exchange: str, routing_key: str, body: bytes, headers: dict[str, Any]
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        headers: dict[str, Any],
+        bcc: tuple[str, ...] = (),
     ) -> int | None:
         """Publish one reply (transient, not mandatory); see :class:`Link`."""
+        if bcc:
+            headers = {**headers, "BCC": list(bcc)}  # RabbitMQ strips it before delivery
         message = self._message_cls(
             body,
             content_type=_REPLY_CONTENT_TYPE,
@@ -312,6 +330,7 @@ class MemoryLink:
     confirms = False
     login: str | None = None
     connection_errors: tuple[type[BaseException], ...] = ()
+    fan_out = False
 
     def __init__(self, topology: Topology, on_delivery: OnDelivery) -> None:
         self._topology = topology
@@ -343,14 +362,20 @@ class MemoryLink:
         )
 
     def publish(
-        self, exchange: str, routing_key: str, body: bytes, headers: dict[str, Any]
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        headers: dict[str, Any],
+        bcc: tuple[str, ...] = (),
     ) -> int | None:
-        """Publish one reply; no confirms on ``memory://``."""
+        """Publish one reply (one put per key: ``memory://`` has no ``BCC``); no confirms."""
         channel = self._channel
-        message = channel.prepare_message(
-            body, content_type=_REPLY_CONTENT_TYPE, headers=headers, properties={}
-        )
-        channel.basic_publish(message, exchange, routing_key)
+        for key in (routing_key, *bcc) if routing_key else bcc:
+            message = channel.prepare_message(
+                body, content_type=_REPLY_CONTENT_TYPE, headers=headers, properties={}
+            )
+            channel.basic_publish(message, exchange, key)
         return None
 
     def ack(self, delivery_tag: int) -> None:

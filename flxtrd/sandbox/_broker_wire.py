@@ -26,7 +26,11 @@ from the generated models (``glocalflex_messages``), content type ``application/
 ``sendertimestamp_in_ms`` (added when publishing). Per generation-1 event of the market:
 
 - ``Trade``: ``ask_closed_order`` to the seller's key, ``bid_closed_order`` to the buyer's key,
-  then one ``tick`` to every known application key;
+  then one ``tick`` to every known application key. On RabbitMQ the worker sends those ticks
+  as ONE message with the keys in the ``BCC`` header (``trade_replies(..., bcc=True)``): the
+  broker copies it to each queue and strips the header, so every device still gets one tick
+  per trade and no device sees another's key; the copies arrive with the routing key ``""``.
+  A trade so costs the worker one publish, not one per device;
 - ``Rejected``: ``cancel`` with the engine's reason, the order's application key and
   ``message_id`` (a duplicate ``message_id`` is not answered: the worker drops re-sent orders);
 - ``Expired`` (an order that expired unmatched while resting): ``cancel`` with reason
@@ -75,6 +79,13 @@ class Reply:
     routing_key: str
     body: bytes
     msg_type: str
+    bcc: tuple[str, ...] = ()
+    """More routing keys it goes to, in RabbitMQ's ``BCC`` header (stripped on delivery)."""
+
+    @property
+    def copies(self) -> int:
+        """How many devices' replies this message is: 1 plus one per ``bcc`` key."""
+        return (1 if self.routing_key else 0) + len(self.bcc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +109,10 @@ class KeyDirectory:
     """Application keys of the market's accounts: who owns a key, and every key to tick.
 
     Reads `Accounts` (thread-safe) and caches its index, rebuilt when the number of accounts
-    changes (accounts are only ever added). Keys seen on orders are remembered for ticks too.
+    changes (accounts are only ever added; `Accounts.count` is the cheap check, so a trade does
+    not copy the account list). Keys seen on orders are remembered for ticks too; the sorted
+    tick audience is rebuilt only when asked for after a change (a fleet of N devices
+    connecting costs N set inserts, not N sorts).
     """
 
     def __init__(self, accounts: Accounts) -> None:
@@ -107,13 +121,13 @@ class KeyDirectory:
         self._owners: dict[str, str] = {}
         self._account_keys: frozenset[str] = frozenset()
         self._seen: set[str] = set()
-        self._all: tuple[str, ...] = ()
+        self._all: tuple[str, ...] | None = ()
 
     def refresh(self) -> None:
         """Re-read the accounts if their number changed."""
-        accounts = self._accounts.all()
-        if len(accounts) == self._count:
+        if self._accounts.count() == self._count:
             return
+        accounts = self._accounts.all()
         owners: dict[str, str] = {}
         for account in accounts:
             for location in account.locations:
@@ -121,7 +135,7 @@ class KeyDirectory:
         self._owners = owners
         self._account_keys = frozenset(owners)
         self._count = len(accounts)
-        self._all = tuple(sorted(self._account_keys | self._seen))
+        self._all = None
 
     def owner(self, application_key: str) -> str | None:
         """The user id owning ``application_key``, or None."""
@@ -139,12 +153,16 @@ class KeyDirectory:
         """Add a key seen on an order to the tick audience."""
         if application_key not in self._seen:
             self._seen.add(application_key)
-            self._all = tuple(sorted(self._account_keys | self._seen))
+            if application_key not in self._account_keys:
+                self._all = None
 
     def tick_keys(self) -> tuple[str, ...]:
         """Every application key a tick goes to (accounts' locations and keys seen), sorted."""
         self.refresh()
-        return self._all
+        keys = self._all
+        if keys is None:
+            keys = self._all = tuple(sorted(self._account_keys | self._seen))
+        return keys
 
 
 def identify(
@@ -237,8 +255,12 @@ def tick_body(trade: Trade) -> bytes:
     )
 
 
-def trade_replies(trade: Trade, tick_keys: Iterable[str]) -> list[Reply]:
-    """Closed orders to the seller and the buyer, then a tick to each of ``tick_keys``."""
+def trade_replies(trade: Trade, tick_keys: Iterable[str], *, bcc: bool = False) -> list[Reply]:
+    """Closed orders to the seller and the buyer, then a tick to each of ``tick_keys``.
+
+    With ``bcc`` the ticks are one `Reply` to routing key ``""`` with the keys as ``bcc``
+    (RabbitMQ copies it to each; the routing key names no device).
+    """
     replies: list[Reply] = []
     if trade.sell_application_key:
         key = trade.sell_application_key
@@ -253,7 +275,11 @@ def trade_replies(trade: Trade, tick_keys: Iterable[str]) -> list[Reply]:
         )
         replies.append(Reply(key, body, "bid_closed_order"))
     tick = tick_body(trade)
-    replies.extend(Reply(key, tick, "tick") for key in tick_keys)
+    keys = tuple(tick_keys)
+    if bcc and len(keys) > 1:
+        replies.append(Reply("", tick, "tick", keys))
+    else:
+        replies.extend(Reply(key, tick, "tick") for key in keys)
     return replies
 
 
@@ -271,13 +297,18 @@ def cancel_reply(
     return [Reply(key, body, "cancel") for key in targets]
 
 
-def replies_for_events(events: Iterable[Event], directory: KeyDirectory) -> list[Reply]:
-    """The replies the generation-1 events of one market update call for (see module)."""
+def replies_for_events(
+    events: Iterable[Event], directory: KeyDirectory, *, bcc: bool = False
+) -> list[Reply]:
+    """The replies the generation-1 events of one market update call for (see module).
+
+    ``bcc``: each trade's ticks as one message (`trade_replies`).
+    """
     replies: list[Reply] = []
     for event in events:
         if isinstance(event, Trade):
             if event.generation == 1:
-                replies.extend(trade_replies(event, directory.tick_keys()))
+                replies.extend(trade_replies(event, directory.tick_keys(), bcc=bcc))
         elif isinstance(event, Rejected):
             if event.generation == 1 and event.code is not RejectCode.DUPLICATE:
                 key = event.application_key

@@ -54,10 +54,12 @@ How the incoming bid avoids looking at every ask its price reaches: each sell bu
 window) keeps `supply_ub`, an upper bound of the power the resting bids fitting that window
 could give any of its asks (raised by every bid that comes to rest, recomputed when a check
 shows it loose), and its asks sorted by power (`by_power`; a resting ask's power never changes).
-Only asks with power <= the bid's power + that bound can be completed, so the bid looks at
-those, or at the asks its price reaches if they are fewer, and puts the few that are both in
-priority order. An allocation first compares the total power resting in the crossing buckets
-with what the ask needs, and only then walks them.
+Only asks with power <= the bid's power + that bound can be completed. When there are few
+such asks the bid picks them from `by_power` and sorts them; otherwise it walks the asks its
+price reaches lazily, best first, keeping those small enough (`_reachable`), and stops as soon
+as it is filled, falling back to the `by_power` list after as many steps as it has entries.
+An allocation first compares the total power resting in the crossing buckets with what the ask
+needs, and only then walks them.
 
 Status machine
 --------------
@@ -93,18 +95,22 @@ in proportion to the buckets its window fits and the orders it touches (trades m
 checked, dead entries skipped), not to the size of the book. Resting an order is a
 `bisect.insort` into its window's bucket (a memmove). Pathological books still cost more: an
 incoming ask that is not absorbed walks every fitting bid its price reaches (when their total
-power is enough to make that worthwhile). See `benchmarks/bench_matching.py` for figures.
+power is enough to make that worthwhile). `book_snapshot` merges the windows' levels lazily, so
+it builds only the `depth` best levels (it still looks at every window's best level). See
+`benchmarks/bench_matching.py` and `benchmarks/bench_sandbox_scale.py` for figures.
 """
 
 from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import math
 import random
 import sys
 import threading
 from collections import deque
+from collections.abc import Iterator
 
 from . import _rules as rules
 from ._book import Book, Bucket, Entry, RestingOrder, best_first
@@ -363,8 +369,8 @@ class MatchingEngine:
         """The `depth` best levels (price x window x country) of each side, best first."""
         with self._lock:
             self._expire_quietly()
-            bids: list[BookLevel] = []
-            asks: list[BookLevel] = []
+            bids: list[Iterator[BookLevel]] = []
+            asks: list[Iterator[BookLevel]] = []
             for index in self._book.indexes():
                 if generation is not None and index.generation != generation:
                     continue
@@ -372,10 +378,20 @@ class MatchingEngine:
                     continue
                 into = bids if index.side is Side.BUY else asks
                 for bucket in index.buckets.values():
-                    into.extend(_levels(bucket, depth, index.country, index.generation))
-            bids.sort(key=lambda lv: (-lv.price, lv.delivery_start_ms, lv.delivery_end_ms))
-            asks.sort(key=lambda lv: (lv.price, lv.delivery_start_ms, lv.delivery_end_ms))
-            return BookSnapshot(self._now, tuple(bids[:depth]), tuple(asks[:depth]))
+                    into.append(_levels(bucket, index.country, index.generation))
+            # Each bucket's levels come best first; a stable merge of them is the stable sort
+            # of all levels, and only the first `depth` are ever built (not depth per bucket).
+            best_bids = heapq.merge(
+                *bids, key=lambda lv: (-lv.price, lv.delivery_start_ms, lv.delivery_end_ms)
+            )
+            best_asks = heapq.merge(
+                *asks, key=lambda lv: (lv.price, lv.delivery_start_ms, lv.delivery_end_ms)
+            )
+            return BookSnapshot(
+                self._now,
+                tuple(itertools.islice(best_bids, max(depth, 0))),
+                tuple(itertools.islice(best_asks, max(depth, 0))),
+            )
 
     def resting_count(self, generation: int | None = None) -> int:
         """Number of orders resting in the book (matchable now)."""
@@ -620,7 +636,8 @@ class MatchingEngine:
         book = self._book
         sell_buckets = book.sells_for(bid)
         reach = bid.remaining + _EPS
-        candidates: list[Entry] = []
+        walks: list[Iterator[Entry]] = []
+        picked: list[Entry] = []
         bounds: dict[Bucket, float] = {}
         for sells in sell_buckets:
             entries = sells.entries
@@ -635,34 +652,29 @@ class MatchingEngine:
             if by_power[0][0] > limit:
                 continue  # every sell here is too large
             bounds[sells] = bound
-            # Look at the sells small enough, or at those this bid's price reaches if they are
-            # fewer, and keep those that are both.
+            # Look at the sells small enough and reached by this bid's price, best first. Many
+            # small sells: walk the reached ones lazily from the best, so a bid filled by its
+            # first sells looks at no more (`_reachable`); few: pick them from `by_power`.
             small = (
                 len(by_power)
                 if limit >= by_power[-1][0]
                 else bisect.bisect_right(by_power, (limit, _MAX_SEQ))
             )
             if small > _SCAN:
-                first = _first_crossing(entries, price)
-                if len(entries) - first < small:
-                    for entry in entries[first:]:
-                        ask = entry[2]
-                        if (
-                            ask.live
-                            and ask.remaining <= limit
-                            and locations_match(locations, ask.locations)
-                        ):
-                            candidates.append(entry)
-                    continue
+                walks.append(_reachable(sells, small, limit, price, locations))
+                continue
             for _, _, ask in by_power[:small]:
                 if (
                     ask.live
                     and prices_cross(price, ask.price)
                     and locations_match(locations, ask.locations)
                 ):
-                    candidates.append((ask.sort_price, -ask.seq, ask))
-        if candidates:
-            candidates.sort(reverse=True)  # best first
+                    picked.append((ask.sort_price, -ask.seq, ask))
+        if picked:
+            picked.sort(reverse=True)  # best first
+            walks.append(iter(picked))
+        if walks:
+            candidates = walks[0] if len(walks) == 1 else heapq.merge(*walks, reverse=True)
             touched: set[Bucket] = set()
             for _, _, ask in candidates:
                 if bid.remaining <= _EPS:
@@ -830,6 +842,45 @@ class MatchingEngine:
         self._set_status(ask, OrderStatus.FILLED, now, events)
 
 
+def _reachable(
+    sells: Bucket, small: int, limit: float, price: float, locations: frozenset[str] | None
+) -> Iterator[Entry]:
+    """The live sells of ``sells`` a bid at ``price`` reaches, with power <= ``limit`` and
+    locations meeting ``locations``, best first, lazily.
+
+    Walks the reached entries from the best for at most ``small`` steps (``small``: how many
+    sells have power <= ``limit``); if the caller still wants more, the rest come from the
+    first ``small`` of ``by_power``, sorted. So a bid filled early stops early, and the worst
+    case stays about 2 x ``small``. ``entries`` does not change while walked (filled sells are
+    only marked, and tidied after the walk).
+    """
+    entries, by_power = sells.entries, sells.by_power
+    prices_cross, locations_match = rules.prices_cross, rules.locations_match
+    first = _first_crossing(entries, price)
+    i = len(entries) - 1
+    steps = small
+    while i >= first and steps > 0:
+        entry = entries[i]
+        ask = entry[2]
+        if ask.live and ask.remaining <= limit and locations_match(locations, ask.locations):
+            yield entry
+        i -= 1
+        steps -= 1
+    if i < first:
+        return
+    below = (entries[i][0], entries[i][1])  # the best key not walked yet
+    rest = [
+        (ask.sort_price, -ask.seq, ask)
+        for _, _, ask in by_power[:small]
+        if ask.live
+        and (ask.sort_price, -ask.seq) <= below
+        and prices_cross(price, ask.price)
+        and locations_match(locations, ask.locations)
+    ]
+    rest.sort(reverse=True)
+    yield from rest
+
+
 def _first_crossing(entries: list[Entry], bid_price: float) -> int:
     """Index of the first sell entry the bid price reaches (they form the best-end tail)."""
     prices_cross = rules.prices_cross
@@ -861,9 +912,9 @@ def _view(ro: RestingOrder) -> OrderView:
     )
 
 
-def _levels(bucket: Bucket, depth: int, country: str, generation: int) -> list[BookLevel]:
-    """The `depth` best price levels of one bucket."""
-    levels: list[BookLevel] = []
+def _levels(bucket: Bucket, country: str, generation: int) -> Iterator[BookLevel]:
+    """The price levels of one bucket, best first, lazily (the book does not change meanwhile:
+    the engine's lock is held)."""
     price: float | None = None
     power, count = 0.0, 0
     for _, _, ro in bucket.best_first():
@@ -871,14 +922,9 @@ def _levels(bucket: Bucket, depth: int, country: str, generation: int) -> list[B
             continue
         if ro.price != price:
             if price is not None:
-                levels.append(
-                    BookLevel(price, power, count, bucket.start, bucket.end, country, generation)
-                )
-                if len(levels) >= depth:
-                    return levels
+                yield BookLevel(price, power, count, bucket.start, bucket.end, country, generation)
             price, power, count = ro.price, 0.0, 0
         power += ro.remaining
         count += 1
     if price is not None:
-        levels.append(BookLevel(price, power, count, bucket.start, bucket.end, country, generation))
-    return levels
+        yield BookLevel(price, power, count, bucket.start, bucket.end, country, generation)

@@ -7,6 +7,8 @@ made by the provisioning tests are deleted afterwards.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -26,7 +28,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from flxtrd._amqp import AmpqAPI
-from flxtrd._line_protocol import OrderLine
+from flxtrd._line_protocol import OrderLine, encode_order_line
 from flxtrd._market_messages import MarketMessage
 from flxtrd._retry import RetryPolicy
 from flxtrd.sandbox._accounts import Account
@@ -424,3 +426,51 @@ def test_the_worker_reconnects_after_the_broker_drops_it(session: Session) -> No
     assert session.worker.stats.reconnects == 1 and session.worker.running
     b.send_order(session.line("bid", b.application_key, 12.0))
     assert session.next(b, "bid_closed_order")["closed_order"]["ask_user"] == alice.user_id
+
+
+def test_one_bcc_tick_reaches_every_device_once_without_the_bcc_list(session: Session) -> None:
+    """Three devices on raw queues: one trade, one tick each; RabbitMQ stripped the BCC header."""
+    accounts = [session.market.login(f"{n}@example.com", "pw") for n in "abc"]
+    keys = [a.locations[0].id for a in accounts]
+    where = urlsplit(session.amqp_url)
+    conn = amqp.Connection(
+        f"{where.hostname}:{where.port or 5672}",
+        userid=where.username or "guest",
+        password=where.password or "guest",
+    )
+    conn.connect()
+    got: dict[str, list[Any]] = {key: [] for key in keys}
+    try:
+        ch = conn.channel()
+        for key in keys:
+            ch.queue_declare(key, exclusive=True, auto_delete=True)
+            ch.queue_bind(key, session.reply_exchange, key)
+            ch.basic_consume(key, no_ack=True, callback=lambda m, k=key: got[k].append(m))
+        for side, account, price in (("ask", accounts[0], 10.0), ("bid", accounts[1], 12.0)):
+            key = account.locations[0].id
+            body = encode_order_line(session.line(side, key, price)).encode()
+            ch.basic_publish(
+                amqp.Message(body, user_id="guest", reply_to=key, message_id=f"{side}-1"),
+                session.exchange,
+                side,
+            )
+        deadline = time.monotonic() + WAIT_S
+        while sum(len(v) for v in got.values()) < 5 and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                conn.drain_events(timeout=0.1)
+        with contextlib.suppress(TimeoutError):
+            conn.drain_events(timeout=0.2)  # a sixth message would be a duplicate tick
+    finally:
+        conn.collect()
+    kinds = {k: [json.loads(m.body)["msg_type"] for m in v] for k, v in got.items()}
+    assert kinds == {
+        keys[0]: ["ask_closed_order", "tick"],
+        keys[1]: ["bid_closed_order", "tick"],
+        keys[2]: ["tick"],
+    }
+    ticks = [m for v in got.values() for m in v if b'"tick"' in m.body]
+    assert len({m.body for m in ticks}) == 1
+    for m in ticks:
+        headers = m.properties.get("application_headers") or {}
+        assert "BCC" not in headers and isinstance(headers["sendertimestamp_in_ms"], int)
+        assert m.delivery_info["routing_key"] == ""

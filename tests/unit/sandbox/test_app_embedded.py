@@ -23,6 +23,7 @@ from flxtrd._types import User
 from flxtrd.sandbox import EmbeddedSandbox, ManualClock, SandboxMarket
 from flxtrd.sandbox._embedded import embedded_sandbox, reset_embedded_sandbox
 from flxtrd.sandbox._market import format_datetime_ms, parse_datetime_ms
+from flxtrd.sandbox._stream_hub import StreamHub
 
 Q = 900_000
 T0 = parse_datetime_ms("2026-12-01T08:00:00Z")
@@ -155,16 +156,15 @@ def test_market_stream_client_runs_embedded(
     http: httpx.Client, sandbox: EmbeddedSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """flxtrd's MarketStream (sync) subscribes through the bridge and gets typed events."""
-    market = sandbox.market
     subscribed = threading.Semaphore(0)
-    subscribe = market.subscribe
+    attach = StreamHub.attach
 
-    def spy(callback: Any) -> Any:
-        unsubscribe = subscribe(callback)
+    def spy(hub: StreamHub, kind: str, user_id: str, put: Any) -> Any:
+        detach = attach(hub, kind, user_id, put)
         subscribed.release()
-        return unsubscribe
+        return detach
 
-    monkeypatch.setattr(market, "subscribe", spy)
+    monkeypatch.setattr(StreamHub, "attach", spy)
     headers = bearer(http, "me@x")
     token = headers["Authorization"].removeprefix("Bearer ")
     with MarketStream(BASE, token, transport=sandbox.transport(), receive_timeout=5) as stream:

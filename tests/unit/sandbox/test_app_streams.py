@@ -240,3 +240,77 @@ async def test_disconnect_unsubscribes(market: SandboxMarket) -> None:
                 break
             await asyncio.sleep(0)
         assert market._subscribers == {}
+
+
+async def test_order_book_subscribers_share_one_snapshot_per_change(
+    market: SandboxMarket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three order book streams: the same snapshot for all, the book read once per change."""
+    snapshots = 0
+    book_snapshot = market.book_snapshot
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal snapshots
+        snapshots += 1
+        return book_snapshot(*args, **kwargs)
+
+    monkeypatch.setattr(market, "book_snapshot", counting)
+    async with connected(market) as client, contextlib.AsyncExitStack() as stack:
+        streams = []
+        for i in range(3):
+            ws = await stack.enter_async_context(
+                aconnect_ws("/api/v1/ws/orderbook/", client, headers=token(market, f"w{i}@x"))
+            )
+            assert isinstance(await receive(ws), Control)
+            assert (await receive(ws)).data.bids == []
+            streams.append(ws)
+        assert snapshots == 1  # no change between the connects: one snapshot served all three
+        await client.post("/api/v1/order/", json=order(price=0.1), headers=token(market, "b@x"))
+        texts = [await ws.receive_text(timeout=TIMEOUT) for ws in streams]
+        assert len(set(texts)) == 1
+        book = DECODER.decode(texts[0])
+        assert isinstance(book, Orderbook)
+        assert [(lv.price, lv.orders) for lv in book.data.bids] == [(0.1, 1)]
+        assert snapshots == 2
+
+
+async def test_an_order_book_stream_after_a_reset_sees_the_empty_book(
+    market: SandboxMarket,
+) -> None:
+    """The shared snapshot is not reused across `SandboxMarket.reset` (nothing is published)."""
+    async with connected(market) as client:
+        await client.post("/api/v1/order/", json=order(price=0.1), headers=token(market, "b@x"))
+        async with aconnect_ws("/api/v1/ws/orderbook/", client, headers=token(market, "w@x")) as ws:
+            assert isinstance(await receive(ws), Control)
+            assert len((await receive(ws)).data.bids) == 1
+            market.reset()
+            async with aconnect_ws(
+                "/api/v1/ws/orderbook/", client, headers=token(market, "v@x")
+            ) as late:
+                assert isinstance(await receive(late), Control)
+                assert (await receive(late)).data.bids == []
+
+
+async def test_trade_stream_frames_reach_only_the_users_concerned(market: SandboxMarket) -> None:
+    """With many trade streams open, an order's status update reaches its owner's streams only."""
+    async with connected(market) as client, contextlib.AsyncExitStack() as stack:
+        watchers = {}
+        for name in ("b", "b", "other"):
+            ws = await stack.enter_async_context(
+                aconnect_ws("/api/v1/ws/trade/", client, headers=token(market, f"{name}@x"))
+            )
+            assert isinstance(await receive(ws), Control)
+            watchers.setdefault(name, []).append(ws)
+        placed = await client.post(
+            "/api/v1/order/", json=order(price=0.1), headers=token(market, "b@x")
+        )
+        for ws in watchers["b"]:
+            update = await receive(ws)
+            assert isinstance(update, OrderStatusUpdate)
+            assert update.data.order_id == placed.json()["id"]
+        own = await client.post(
+            "/api/v1/order/", json=order(price=0.1), headers=token(market, "other@x")
+        )
+        first = await receive(watchers["other"][0])  # b's update never came before its own
+        assert isinstance(first, OrderStatusUpdate)
+        assert first.data.order_id == own.json()["id"]

@@ -32,6 +32,7 @@ class FakeLink:
     confirms = True
     login = "guest"
     connection_errors: tuple[type[BaseException], ...] = (LinkLost,)
+    fan_out = False
 
     def __init__(self, on_delivery: OnDelivery, on_confirm: OnConfirm) -> None:
         self.on_delivery = on_delivery
@@ -42,8 +43,17 @@ class FakeLink:
         self.closed = False
         self._lock = threading.Lock()
 
-    def publish(self, exchange: str, routing_key: str, body: bytes, headers: dict[str, Any]) -> int:
-        """Record a reply; its confirm tag is its position (from 1)."""
+    def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        headers: dict[str, Any],
+        bcc: tuple[str, ...] = (),
+    ) -> int:
+        """Record a reply (its ``BCC`` keys in the headers); its confirm tag is its position."""
+        if bcc:
+            headers = {**headers, "BCC": list(bcc)}
         with self._lock:
             self.published.append((len(self.published) + 1, routing_key, headers))
             return len(self.published)
@@ -266,3 +276,31 @@ def test_the_worker_gives_up_after_its_retry_policy_and_reports_stopped(
     rig.link.lose()
     assert rig.worker.wait(WAIT_S)
     assert not rig.worker.running
+
+
+def test_on_a_fan_out_link_a_trades_ticks_are_one_bcc_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With BCC: closed orders, then ONE tick to routing key "" naming every key; 4 confirmed."""
+    monkeypatch.setattr(FakeLink, "fan_out", True)
+    rig = Rig(monkeypatch)
+    rig.worker.start()
+    try:
+        link = rig.link
+        link.deliver(rig.order("ask", "a-1"))
+        link.deliver(rig.order("bid", "b-1"))
+        eventually(lambda: len(link.tags()) == 3, "three messages: two closed orders, one tick")
+        keys = sorted(a.locations[0].id for a in (rig.alice, rig.bob))
+        (_, seller, _), (_, buyer, _), (_, tick_key, tick_headers) = link.published
+        assert (seller, buyer) == (rig.alice.locations[0].id, rig.bob.locations[0].id)
+        assert tick_key == "" and tick_headers["BCC"] == keys
+        link.confirm(2, multiple=True)
+        link.confirm(3, ok=False)  # the one tick message nacked: re-published whole
+        eventually(lambda: len(link.tags()) == 4, "the tick published again")
+        assert link.published[3][1] == "" and link.published[3][2]["BCC"] == keys
+        link.confirm(4)
+        eventually(lambda: link.acked == [1, 2], "the bid acked")
+        stats = rig.worker.stats
+        assert (stats.replies, stats.confirmed, stats.nacked) == (6, 4, 1)
+    finally:
+        rig.worker.stop()

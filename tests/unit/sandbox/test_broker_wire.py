@@ -209,3 +209,27 @@ def test_events_map_to_replies(directory: KeyDirectory) -> None:
         ("tick", "a2"),
         ("tick", "b1"),
     ]
+
+
+def test_with_bcc_a_trades_ticks_are_one_reply_naming_every_key() -> None:
+    """Closed orders stay; the ticks become one reply to "" with the keys as BCC."""
+    plain = trade_replies(trade(), ("a1", "b1", "c1"))
+    merged = trade_replies(trade(), ("a1", "b1", "c1"), bcc=True)
+    assert [(r.msg_type, r.routing_key, r.bcc) for r in merged] == [
+        ("ask_closed_order", "a1", ()),
+        ("bid_closed_order", "b1", ()),
+        ("tick", "", ("a1", "b1", "c1")),
+    ]
+    assert merged[2].body == plain[2].body and merged[:2] == plain[:2]
+    assert sum(r.copies for r in merged) == len(plain) == 5
+    alone = trade_replies(trade(), ("a1",), bcc=True)  # one key: an ordinary reply
+    assert [(r.routing_key, r.bcc) for r in alone][-1] == ("a1", ())
+
+
+def test_tick_keys_are_rebuilt_only_after_a_change(directory: KeyDirectory) -> None:
+    """The sorted audience is one tuple until a key or an account is added."""
+    first = directory.tick_keys()
+    assert directory.tick_keys() is first
+    directory.remember("zz-new-key")
+    second = directory.tick_keys()
+    assert second is not first and "zz-new-key" in second and list(second) == sorted(second)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from flxtrd.sandbox import (
@@ -348,3 +350,42 @@ def test_incoming_bid_fills_several_asks() -> None:
     assert [t.sell_order_id for t in trades(result)] == [a2, a1]
     assert result.status is OrderStatus.PARTIAL_FILLED
     assert view(e, a3).status is OrderStatus.MATCHING_ACTIVE
+
+
+@pytest.mark.parametrize("depth", [1, 5, 20])
+def test_book_snapshot_is_the_best_levels_of_all_resting_orders(depth: int) -> None:
+    """Over many windows, two countries and repeated prices: the snapshot equals a brute-force
+    aggregation of the resting orders by (price, window, country), best first."""
+    rng = random.Random(depth)
+    e = engine()
+    for _ in range(600):  # buys 0.10-0.20, sells 0.30-0.40: nothing crosses, all rest
+        start = START + rng.randrange(12) * Q
+        end = start + rng.randint(1, 3) * Q
+        country = rng.choice(("DE", "FR"))
+        make, low = (buy2, 0.10) if rng.random() < 0.5 else (sell2, 0.30)
+        step = 2 * rng.randrange(20) + (country == "FR")  # no price tie across countries
+        price = round(low + step * 0.0025, 4)
+        e.submit(make(price, rng.randrange(1, 9) * 100.0, start=start, end=end, country=country))
+    levels: dict[tuple[str, float, int, int, str], list[float]] = {}
+    for view in e.orders(generation=2):
+        assert view.status is OrderStatus.MATCHING_ACTIVE
+        key = (view.side.value, view.price, view.delivery_start_ms, view.delivery_end_ms,
+               view.country_code)  # fmt: skip
+        levels.setdefault(key, []).append(view.power - view.filled_power)
+
+    def expected(side: str, sign: float) -> list[tuple[float, float, int, int, int, str]]:
+        rows = [(k[1], sum(v), len(v), k[2], k[3], k[4]) for k, v in levels.items() if k[0] == side]
+        rows.sort(key=lambda r: (sign * r[0], r[3], r[4]))
+        return rows[:depth]
+
+    book = e.book_snapshot(depth, generation=2)
+
+    def shown(side: tuple[object, ...]) -> list[tuple[float, float, int, int, int, str]]:
+        return [(lv.price, lv.power, lv.orders, lv.delivery_start_ms, lv.delivery_end_ms,
+                 lv.country_code) for lv in side]  # type: ignore[attr-defined]  # fmt: skip
+
+    got_bids, got_asks = shown(book.bids), shown(book.asks)
+    want_bids, want_asks = expected("buy", -1.0), expected("sell", 1.0)
+    assert got_bids == want_bids  # powers are whole hundreds of W: sums are exact
+    assert got_asks == want_asks
+    assert len(got_bids) == len(got_asks) == depth
