@@ -40,7 +40,7 @@ from glocalflex_rest.types import Unset
 
 from flxtrd._base_client import Operation, error_for_response, parse_with
 from flxtrd._compat._auth import Auth029Mixin
-from flxtrd._constants import (
+from flxtrd._defaults import (
     LOGIN_PATH,
     MPTOKEN_PATH,
     OAUTH_CLIENT_ID,

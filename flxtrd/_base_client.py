@@ -25,7 +25,7 @@ from flxtrd._config import (
     resolve_market,
     resolve_user,
 )
-from flxtrd._constants import (
+from flxtrd._defaults import (
     DEFAULT_CONNECT_TIMEOUT_S,
     DEFAULT_POOL_TIMEOUT_S,
     DEFAULT_TIMEOUT_S,
@@ -75,7 +75,7 @@ T = TypeVar("T")
 
 
 def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
-    """The client's timeout: ``None`` means the defaults of ``flxtrd._constants`` (never "none").
+    """The client's timeout: ``None`` means the defaults of ``flxtrd._defaults`` (never "none").
 
     A number is seconds, finite and > 0; an ``httpx.Timeout``'s ``connect``, ``read``,
     ``write`` and ``pool`` must each be that or ``None`` (no limit, as httpx documents it).

@@ -21,10 +21,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from flxtrd._cli_args import seconds
-from flxtrd._constants import ENV_MARKET_URL, ENV_PASSWORD, ENV_USERNAME, SANDBOX_SCHEME
+from flxtrd._defaults import ENV_MARKET_URL, ENV_PASSWORD, ENV_USERNAME, SANDBOX_SCHEME
 from flxtrd._errors import FlexError, FlexTimeoutError
 from flxtrd._exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code_for
 from flxtrd._types import Flexibility, MarketOrder, OrderType, User
+from flxtrd._validation import current_time_ms
 
 if TYPE_CHECKING:
     from flxtrd._client import FlexAPIClient
@@ -251,7 +252,7 @@ def _iso(epoch_ms: float) -> str:
 
 def now_ms() -> int:
     """The wall clock in epoch milliseconds."""
-    return time.time_ns() // 1_000_000
+    return current_time_ms()
 
 
 def next_quarter_hour_ms(epoch_ms: int) -> int:

@@ -120,7 +120,7 @@ class FlexAPIClient(BaseFlexAPIClient):
         broker_url: the AMQP broker URL (default: ``FLXTRD_BROKER_URL``, else from ``market``).
         location_id: which of the account's locations (application key) to trade for.
         timeout, max_retries, retry_policy: REST timeouts and retries (defaults in
-            ``flxtrd._constants``).
+            ``flxtrd._defaults``).
         transport, http_client: the REST network edge (an ``httpx.BaseTransport``, wrapped with
             retries, or an ``httpx.Client`` used as given).
         request_protocol, trade_protocol: a :class:`~flxtrd.RestAPI` / trading protocol instance

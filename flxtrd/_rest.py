@@ -56,7 +56,7 @@ from flxtrd._base_client import (
     translate_transport_error,
 )
 from flxtrd._config import MarketEndpoint, make_verify, normalize_market_url
-from flxtrd._constants import OAUTH_CLIENT_ID, USER_AGENT
+from flxtrd._defaults import OAUTH_CLIENT_ID, USER_AGENT
 from flxtrd._errors import ConfigurationError, FlexError, FlexValidationError
 from flxtrd._log import secrets_filter
 from flxtrd._retry import AsyncRetryTransport, RetryPolicy, RetryTransport

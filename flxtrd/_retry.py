@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from flxtrd._constants import (
+from flxtrd._backoff import Backoff
+from flxtrd._defaults import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_AFTER_S,
     DEFAULT_MAX_RETRY_DELAY_S,
@@ -68,7 +69,7 @@ _logger = get_logger("retry")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how long to retry; the defaults live in ``flxtrd._constants``."""
+    """How often and how long to retry; the defaults live in ``flxtrd._defaults``."""
 
     max_retries: int = DEFAULT_MAX_RETRIES
     initial_delay_s: float = DEFAULT_RETRY_DELAY_S
@@ -87,15 +88,18 @@ class RetryPolicy:
         for name in ("initial_delay_s", "max_delay_s", "max_retry_after_s"):
             require_wait(name, getattr(self, name))
 
+    @property
+    def backoff(self) -> Backoff:
+        """The backoff this policy waits by (``flxtrd._backoff``, shared with streams)."""
+        return Backoff(self.initial_delay_s, self.max_delay_s, 2.0, self.jitter)
+
     def backoff_s(self, retry_index: int, random_fraction: float) -> float:
         """The wait before retry ``retry_index`` (0-based) for a ``random_fraction`` in [0, 1)."""
-        base = min(self.initial_delay_s * (2.0**retry_index), self.max_delay_s)
-        return base * (1.0 - self.jitter * random_fraction)
+        return self.backoff.delay(retry_index, random_fraction)
 
     def backoff_bounds_s(self, retry_index: int) -> tuple[float, float]:
         """The smallest and largest wait :meth:`backoff_s` can return for ``retry_index``."""
-        base = min(self.initial_delay_s * (2.0**retry_index), self.max_delay_s)
-        return base * (1.0 - self.jitter), base
+        return self.backoff.bounds(retry_index)
 
 
 #: A policy that never retries.

@@ -87,14 +87,16 @@ from httpx_ws import (
     connect_ws,
 )
 
-from flxtrd._errors import ConfigurationError, FlexConnectionError, FlexError
-from flxtrd._log import get_logger
-from flxtrd._streams_core import (
+from flxtrd._defaults import (
     DEFAULT_KEEPALIVE_INTERVAL_S,
     DEFAULT_KEEPALIVE_TIMEOUT_S,
     DEFAULT_STREAM_CONNECT_TIMEOUT_S,
     DEFAULT_STREAM_HANDSHAKE_TIMEOUT_S,
     DEFAULT_STREAM_QUEUE_SIZE,
+)
+from flxtrd._errors import ConfigurationError, FlexConnectionError, FlexError
+from flxtrd._log import get_logger
+from flxtrd._streams_core import (
     STREAM_PATHS,
     AsyncTokenProvider,
     AsyncTokenSource,

@@ -31,6 +31,18 @@ from glocalflex_messages.models import (
 )
 from httpx_ws import WebSocketDisconnect, WebSocketNetworkError, WebSocketUpgradeError
 
+from flxtrd._backoff import Backoff
+from flxtrd._defaults import (
+    DEFAULT_STREAM_INITIAL_DELAY_S,
+    DEFAULT_STREAM_JITTER,
+    DEFAULT_STREAM_MAX_ATTEMPTS,
+    DEFAULT_STREAM_MAX_DELAY_S,
+    DEFAULT_STREAM_MULTIPLIER,
+    DEFAULT_STREAM_STABLE_AFTER_S,
+)
+from flxtrd._defaults import STREAM_AUTH_CLOSE_CODES as _AUTH_CLOSE_CODES
+from flxtrd._defaults import STREAM_AUTH_STATUSES as _AUTH_STATUSES
+from flxtrd._defaults import STREAM_RETRY_STATUSES as _RETRY_STATUSES
 from flxtrd._errors import (
     AuthenticationError,
     ConfigurationError,
@@ -63,26 +75,6 @@ __all__ = [
 
 _logger = get_logger("streams")
 
-# --- Defaults (stream-specific; the REST ones live in flxtrd._constants) -----------------------
-
-DEFAULT_STREAM_MAX_ATTEMPTS = 10
-DEFAULT_STREAM_INITIAL_DELAY_S = 0.5
-DEFAULT_STREAM_MAX_DELAY_S = 30.0
-DEFAULT_STREAM_MULTIPLIER = 2.0
-DEFAULT_STREAM_JITTER = 0.25
-DEFAULT_STREAM_STABLE_AFTER_S = 30.0
-DEFAULT_STREAM_CONNECT_TIMEOUT_S = 10.0
-DEFAULT_STREAM_HANDSHAKE_TIMEOUT_S = 10.0
-DEFAULT_KEEPALIVE_INTERVAL_S = 20.0
-DEFAULT_KEEPALIVE_TIMEOUT_S = 20.0
-DEFAULT_STREAM_QUEUE_SIZE = 512
-
-#: Upgrade statuses after which a reconnect may succeed (the others are raised).
-_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-#: Upgrade statuses that mean "the token was refused": refresh it, then reconnect once.
-_AUTH_STATUSES = frozenset({401, 403})
-#: Close codes servers use for "policy violation" / "unauthorized": refresh before reconnecting.
-_AUTH_CLOSE_CODES = frozenset({1008, 4001, 4003, 4401, 4403})
 _EXCERPT = 120
 
 # --- Public types ------------------------------------------------------------------------------
@@ -183,18 +175,18 @@ class ReconnectPolicy:
             raise FlexValidationError("jitter", "must be between 0 and 1", self.jitter)
         require_wait("stable_after", self.stable_after)
 
+    @property
+    def backoff(self) -> Backoff:
+        """The backoff this policy waits by (``flxtrd._backoff``, shared with REST retries)."""
+        return Backoff(self.initial_delay, self.max_delay, self.multiplier, self.jitter)
+
     def bounds(self, attempt: int) -> tuple[float, float]:
         """The shortest and longest wait before retry ``attempt`` (1-based)."""
-        try:
-            base = min(self.initial_delay * self.multiplier ** max(attempt - 1, 0), self.max_delay)
-        except OverflowError:
-            base = self.max_delay
-        return base * (1.0 - self.jitter), base
+        return self.backoff.bounds(attempt - 1)
 
     def delay(self, attempt: int, random_fraction: float) -> float:
         """The wait before retry ``attempt`` (1-based) for a ``random_fraction`` in [0, 1)."""
-        low, high = self.bounds(attempt)
-        return high - (high - low) * random_fraction
+        return self.backoff.delay(attempt - 1, random_fraction)
 
 
 @runtime_checkable

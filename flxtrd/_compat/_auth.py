@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from flxtrd._constants import LOGIN_PATH
+from flxtrd._defaults import LOGIN_PATH
 from flxtrd._errors import ConfigurationError, FlexStatusError, FlexValidationError
 from flxtrd._log import get_logger
 
