@@ -12,7 +12,8 @@ It authenticates once, on first need, and then only adds a header:
   ``POST /auth/oauth/v2/token`` (client id ``glocalflexmarket_public_api``); the token is refreshed
   with the refresh grant ``TOKEN_REFRESH_MARGIN_S`` (60 s) before it expires (or at half its
   lifetime if that is shorter), falling back to the password grant when the refresh is refused.
-  A 401 on a request that carried our token triggers one re-login, and the client resends once.
+  A 401 on a request that carried our token triggers one re-login and the request goes out once
+  more with the new token (:meth:`AuthPlugin.recover`, the one place both clients ask).
 
 Refreshes are single-flight: a ``threading.Lock`` for the sync client and an ``asyncio.Lock`` for
 the async one, with the freshness re-checked under the lock, so N parallel calls with an expired
@@ -32,13 +33,12 @@ import threading
 import time
 from collections.abc import Callable, Generator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from glocalflex_rest.models import Location, LoginResponse, MptokenResponse, TokenResponse
 from glocalflex_rest.types import Unset
 
-from flxtrd._base_client import Operation, error_for_response, parse_with
 from flxtrd._compat._auth import Auth029Mixin
 from flxtrd._defaults import (
     LOGIN_PATH,
@@ -54,14 +54,12 @@ from flxtrd._errors import (
     FlexValidationError,
     NotFoundError,
 )
+from flxtrd._http import Operation, PreparedRequest, error_for_response, parse_with
 from flxtrd._log import forget_secret, get_logger, register_secret
+from flxtrd._operations import login_op, mptoken_op, token_password_op, token_refresh_op
 from flxtrd._plugins import BasePlugin
-from flxtrd._rest import login_op, mptoken_op, token_password_op, token_refresh_op
 from flxtrd._types import Market, User
 from flxtrd._validation import require_wait
-
-if TYPE_CHECKING:
-    from flxtrd._base_client import BaseFlexAPIClient
 
 __all__ = ["AuthPlugin", "Identity", "has_authorization"]
 
@@ -73,6 +71,20 @@ Flow = Generator[httpx.Request, httpx.Response, T]
 
 _NONE, _GEN1, _GEN2 = 0, 1, 2
 _AUTH_PATHS = (LOGIN_PATH, MPTOKEN_PATH, TOKEN_PATH)
+
+
+class _AuthHost(Protocol):
+    """What the plugin needs of the client it is attached to: who, where, and its transport."""
+
+    user: User
+    location_id: str | None
+    base_url: str
+
+    @property
+    def endpoint(self) -> Any: ...
+    def _op_request(self, op: Operation[Any]) -> httpx.Request: ...
+    def _auth_send(self, request: httpx.Request) -> httpx.Response: ...
+    async def _auth_asend(self, request: httpx.Request) -> httpx.Response: ...
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,7 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
     """
 
     plugin_name = "AuthPlugin"
+    authenticates = True
 
     def __init__(
         self,
@@ -142,7 +155,7 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
         self.client_id = client_id
         self.refresh_margin_s = require_wait("refresh_margin_s", refresh_margin_s)
         self._clock: Callable[[], float] = clock if clock is not None else time.monotonic
-        self._host: BaseFlexAPIClient | None = None
+        self._host: _AuthHost | None = None
         self._base_path = ""
         self._base_url = ""
         self._identity: Identity | None = None
@@ -156,8 +169,9 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
 
     # -- wiring -------------------------------------------------------------------------------
 
-    def attach(self, host: BaseFlexAPIClient) -> None:
+    def attach(self, client: Any) -> None:
         """Bind the plugin to the client whose transport it uses (done by ``add_plugin``)."""
+        host: _AuthHost = client
         self._host = host
         if self.user is None:
             self.user = host.user
@@ -167,7 +181,7 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
         self._base_url = host.base_url
         register_secret(self.user.password, self.user.access_token)
 
-    def _bound(self) -> BaseFlexAPIClient:
+    def _bound(self) -> _AuthHost:
         if self._host is None:
             raise ConfigurationError(
                 "AuthPlugin is not attached to a client; use client.add_plugin()"
@@ -334,6 +348,46 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
                 return False
             await self._adrive(flow)
             return True
+
+    def recover(
+        self, prepared: PreparedRequest, response: httpx.Response, caller_authorized: bool
+    ) -> bool:
+        """After a response: on a 401 to our token, log in again and put the new token on
+        ``prepared``; True when the request should be sent once more.
+
+        A caller's own ``Authorization`` (``caller_authorized``) is theirs: no login, no resend.
+        """
+        if not _refused(response, caller_authorized) or not self.reauthenticate(
+            prepared.headers.get("Authorization")
+        ):
+            return False
+        prepared.headers.pop("Authorization", None)  # the rejected token, replaced now
+        self.before_request(
+            method=prepared.method,
+            url=prepared.url,
+            headers=prepared.headers,
+            params=prepared.params,
+            data=prepared.data,
+        )
+        return True
+
+    async def arecover(
+        self, prepared: PreparedRequest, response: httpx.Response, caller_authorized: bool
+    ) -> bool:
+        """Async :meth:`recover`."""
+        if not _refused(response, caller_authorized) or not await self.areauthenticate(
+            prepared.headers.get("Authorization")
+        ):
+            return False
+        prepared.headers.pop("Authorization", None)
+        await self.abefore_request(
+            method=prepared.method,
+            url=prepared.url,
+            headers=prepared.headers,
+            params=prepared.params,
+            data=prepared.data,
+        )
+        return True
 
     @property
     def is_authenticated(self) -> bool:
@@ -561,6 +615,11 @@ def has_authorization(headers: Mapping[str, str] | None) -> bool:
     if not headers:
         return False
     return any(key.lower() == "authorization" for key in headers)
+
+
+def _refused(response: httpx.Response, caller_authorized: bool) -> bool:
+    """True for a 401 to a request whose ``Authorization`` (if any) the plugin set."""
+    return response.status_code == 401 and not caller_authorized
 
 
 def _done() -> Flow[None]:
