@@ -357,36 +357,20 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
 
         A caller's own ``Authorization`` (``caller_authorized``) is theirs: no login, no resend.
         """
-        if not _refused(response, caller_authorized) or not self.reauthenticate(
-            prepared.headers.get("Authorization")
-        ):
+        rejected = _rejected(prepared, response, caller_authorized)
+        if rejected is None or not self.reauthenticate(rejected):
             return False
-        prepared.headers.pop("Authorization", None)  # the rejected token, replaced now
-        self.before_request(
-            method=prepared.method,
-            url=prepared.url,
-            headers=prepared.headers,
-            params=prepared.params,
-            data=prepared.data,
-        )
+        self.before_request(**_hook_arguments(prepared))
         return True
 
     async def arecover(
         self, prepared: PreparedRequest, response: httpx.Response, caller_authorized: bool
     ) -> bool:
         """Async :meth:`recover`."""
-        if not _refused(response, caller_authorized) or not await self.areauthenticate(
-            prepared.headers.get("Authorization")
-        ):
+        rejected = _rejected(prepared, response, caller_authorized)
+        if rejected is None or not await self.areauthenticate(rejected):
             return False
-        prepared.headers.pop("Authorization", None)
-        await self.abefore_request(
-            method=prepared.method,
-            url=prepared.url,
-            headers=prepared.headers,
-            params=prepared.params,
-            data=prepared.data,
-        )
+        await self.abefore_request(**_hook_arguments(prepared))
         return True
 
     @property
@@ -617,9 +601,25 @@ def has_authorization(headers: Mapping[str, str] | None) -> bool:
     return any(key.lower() == "authorization" for key in headers)
 
 
-def _refused(response: httpx.Response, caller_authorized: bool) -> bool:
-    """True for a 401 to a request whose ``Authorization`` (if any) the plugin set."""
-    return response.status_code == 401 and not caller_authorized
+def _rejected(
+    prepared: PreparedRequest, response: httpx.Response, caller_authorized: bool
+) -> str | None:
+    """After a 401 to a request whose ``Authorization`` the plugin set: that header, taken off
+    the request (a new one replaces it); else ``None`` and the request is left as it is."""
+    if response.status_code != 401 or caller_authorized:
+        return None
+    return prepared.headers.pop("Authorization", None) or ""
+
+
+def _hook_arguments(prepared: PreparedRequest) -> dict[str, Any]:
+    """The keyword arguments of ``before_request`` for ``prepared``."""
+    return {
+        "method": prepared.method,
+        "url": prepared.url,
+        "headers": prepared.headers,
+        "params": prepared.params,
+        "data": prepared.data,
+    }
 
 
 def _done() -> Flow[None]:

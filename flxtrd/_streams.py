@@ -70,7 +70,6 @@ import asyncio
 import contextlib
 import queue
 import threading
-import time
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from types import TracebackType
@@ -87,21 +86,12 @@ from httpx_ws import (
     connect_ws,
 )
 
-from flxtrd._defaults import (
-    DEFAULT_KEEPALIVE_INTERVAL_S,
-    DEFAULT_KEEPALIVE_TIMEOUT_S,
-    DEFAULT_STREAM_CONNECT_TIMEOUT_S,
-    DEFAULT_STREAM_HANDSHAKE_TIMEOUT_S,
-    DEFAULT_STREAM_QUEUE_SIZE,
-)
 from flxtrd._errors import ConfigurationError, FlexConnectionError, FlexError
 from flxtrd._log import get_logger
 from flxtrd._streams_core import (
     STREAM_PATHS,
     AsyncTokenProvider,
     AsyncTokenSource,
-    ControlHook,
-    InvalidHook,
     M,
     MarketEvent,
     MarketModel,
@@ -117,7 +107,6 @@ from flxtrd._streams_core import (
     _describe,
     _Drop,
     _leaf,
-    _make_config,
     _ReceiveTimeout,
     _StreamBase,
     _StreamConfig,
@@ -126,7 +115,6 @@ from flxtrd._streams_core import (
     _SubscriptionCore,
     _sync_value,
 )
-from flxtrd._validation import require_wait
 
 if TYPE_CHECKING:
     from typing import Self
@@ -318,7 +306,9 @@ class MarketSubscription(_SubscriptionBase, Generic[M]):
         self.close()
 
 
-class MarketStream(_StreamBase):
+class MarketStream(
+    _StreamBase[httpx.Client, httpx.BaseTransport, Callable[[float], None], TokenProvider]
+):
     """Sync access to the market's WebSocket streams; see the module docstring.
 
     Args:
@@ -344,55 +334,14 @@ class MarketStream(_StreamBase):
         rng: a ``[0, 1)`` source for the jitter (default :func:`random.random`).
     """
 
-    def __init__(
-        self,
-        base_url: str | httpx.URL,
-        token_provider: TokenProvider,
-        *,
-        client: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
-        connect_timeout: float = DEFAULT_STREAM_CONNECT_TIMEOUT_S,
-        reconnect: ReconnectPolicy | None = None,
-        receive_timeout: float | None = None,
-        handshake_timeout: float = DEFAULT_STREAM_HANDSHAKE_TIMEOUT_S,
-        keepalive_interval: float | None = DEFAULT_KEEPALIVE_INTERVAL_S,
-        keepalive_timeout: float | None = DEFAULT_KEEPALIVE_TIMEOUT_S,
-        queue_size: int = DEFAULT_STREAM_QUEUE_SIZE,
-        on_invalid: InvalidHook | None = None,
-        on_control: ControlHook | None = None,
-        sleep: Callable[[float], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        rng: Callable[[], float] | None = None,
-    ) -> None:
-        if client is not None and transport is not None:
-            raise ConfigurationError("pass client= or transport=, not both")
-        connect_timeout = require_wait("connect_timeout", connect_timeout, positive=True)
-        self._config = _make_config(
-            base_url,
-            token_provider,
-            reconnect=reconnect,
-            receive_timeout=receive_timeout,
-            handshake_timeout=handshake_timeout,
-            keepalive_interval=keepalive_interval,
-            keepalive_timeout=keepalive_timeout,
-            queue_size=queue_size,
-            on_invalid=on_invalid,
-            on_control=on_control,
-            clock=clock,
-            wall_clock=wall_clock,
-            rng=rng,
-        )
-        self._owns_client = client is None
-        self._client = (
-            client
-            if client is not None
-            else httpx.Client(transport=transport, timeout=httpx.Timeout(connect_timeout))
-        )
-        self._sleep = sleep
+    def _init_io(self) -> None:
         self._subscriptions: list[MarketSubscription[Any]] = []
         self._lock = threading.Lock()
-        self._closed = False
+
+    def _new_client(
+        self, transport: httpx.BaseTransport | None, timeout: httpx.Timeout
+    ) -> httpx.Client:
+        return httpx.Client(transport=transport, timeout=timeout)
 
     @overload
     def stream(self, kind: Literal["trade"]) -> MarketSubscription[TradeModel]: ...
@@ -670,7 +619,14 @@ class AsyncMarketSubscription(_SubscriptionBase, Generic[M]):
         await self.close()
 
 
-class AsyncMarketStream(_StreamBase):
+class AsyncMarketStream(
+    _StreamBase[
+        httpx.AsyncClient,
+        httpx.AsyncBaseTransport,
+        Callable[[float], Awaitable[None]],
+        AsyncTokenProvider,
+    ]
+):
     """Async (asyncio) access to the market's WebSocket streams; see the module docstring.
 
     Takes the arguments of :class:`MarketStream`, with an ``httpx.AsyncClient`` /
@@ -679,55 +635,14 @@ class AsyncMarketStream(_StreamBase):
     entering opens a client the stream builds (``ASGIWebSocketTransport`` needs that).
     """
 
-    def __init__(
-        self,
-        base_url: str | httpx.URL,
-        token_provider: AsyncTokenProvider,
-        *,
-        client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        connect_timeout: float = DEFAULT_STREAM_CONNECT_TIMEOUT_S,
-        reconnect: ReconnectPolicy | None = None,
-        receive_timeout: float | None = None,
-        handshake_timeout: float = DEFAULT_STREAM_HANDSHAKE_TIMEOUT_S,
-        keepalive_interval: float | None = DEFAULT_KEEPALIVE_INTERVAL_S,
-        keepalive_timeout: float | None = DEFAULT_KEEPALIVE_TIMEOUT_S,
-        queue_size: int = DEFAULT_STREAM_QUEUE_SIZE,
-        on_invalid: InvalidHook | None = None,
-        on_control: ControlHook | None = None,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        rng: Callable[[], float] | None = None,
-    ) -> None:
-        if client is not None and transport is not None:
-            raise ConfigurationError("pass client= or transport=, not both")
-        connect_timeout = require_wait("connect_timeout", connect_timeout, positive=True)
-        self._config = _make_config(
-            base_url,
-            token_provider,
-            reconnect=reconnect,
-            receive_timeout=receive_timeout,
-            handshake_timeout=handshake_timeout,
-            keepalive_interval=keepalive_interval,
-            keepalive_timeout=keepalive_timeout,
-            queue_size=queue_size,
-            on_invalid=on_invalid,
-            on_control=on_control,
-            clock=clock,
-            wall_clock=wall_clock,
-            rng=rng,
-        )
-        self._owns_client = client is None
-        self._client = (
-            client
-            if client is not None
-            else httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(connect_timeout))
-        )
-        self._entered = False
-        self._sleep = sleep
+    def _init_io(self) -> None:
         self._subscriptions: list[AsyncMarketSubscription[Any]] = []
-        self._closed = False
+        self._entered = False
+
+    def _new_client(
+        self, transport: httpx.AsyncBaseTransport | None, timeout: httpx.Timeout
+    ) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=transport, timeout=timeout)
 
     @overload
     def stream(self, kind: Literal["trade"]) -> AsyncMarketSubscription[TradeModel]: ...

@@ -14,6 +14,7 @@ import logging
 import math
 import operator
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,11 +34,16 @@ from httpx_ws import WebSocketDisconnect, WebSocketNetworkError, WebSocketUpgrad
 
 from flxtrd._backoff import Backoff
 from flxtrd._defaults import (
+    DEFAULT_KEEPALIVE_INTERVAL_S,
+    DEFAULT_KEEPALIVE_TIMEOUT_S,
+    DEFAULT_STREAM_CONNECT_TIMEOUT_S,
+    DEFAULT_STREAM_HANDSHAKE_TIMEOUT_S,
     DEFAULT_STREAM_INITIAL_DELAY_S,
     DEFAULT_STREAM_JITTER,
     DEFAULT_STREAM_MAX_ATTEMPTS,
     DEFAULT_STREAM_MAX_DELAY_S,
     DEFAULT_STREAM_MULTIPLIER,
+    DEFAULT_STREAM_QUEUE_SIZE,
     DEFAULT_STREAM_STABLE_AFTER_S,
 )
 from flxtrd._defaults import STREAM_AUTH_CLOSE_CODES as _AUTH_CLOSE_CODES
@@ -709,10 +715,79 @@ class _SubscriptionBase:
         return f"<{type(self).__name__} {self.kind} {self.url} {state}>"
 
 
-class _StreamBase:
-    """The repr and base URL the sync and async stream classes share."""
+C = TypeVar("C")  # the httpx client (sync or async)
+X = TypeVar("X")  # the httpx transport
+S = TypeVar("S")  # the backoff sleep
+P = TypeVar("P")  # the token provider
+
+
+class _StreamBase(Generic[C, X, S, P]):
+    """The constructor, repr and base URL of both stream classes; they add the I/O.
+
+    One constructor for :class:`~flxtrd.MarketStream` and :class:`~flxtrd.AsyncMarketStream`
+    (its arguments are documented on them), typed by what differs: the httpx client and
+    transport, the sleep and the token provider. A subclass only sets up its own state
+    (:meth:`_init_io`) and makes its client (:meth:`_new_client`).
+    """
 
     _config: _StreamConfig
+
+    def __init__(
+        self,
+        base_url: str | httpx.URL,
+        token_provider: P,
+        *,
+        client: C | None = None,
+        transport: X | None = None,
+        connect_timeout: float = DEFAULT_STREAM_CONNECT_TIMEOUT_S,
+        reconnect: ReconnectPolicy | None = None,
+        receive_timeout: float | None = None,
+        handshake_timeout: float = DEFAULT_STREAM_HANDSHAKE_TIMEOUT_S,
+        keepalive_interval: float | None = DEFAULT_KEEPALIVE_INTERVAL_S,
+        keepalive_timeout: float | None = DEFAULT_KEEPALIVE_TIMEOUT_S,
+        queue_size: int = DEFAULT_STREAM_QUEUE_SIZE,
+        on_invalid: InvalidHook | None = None,
+        on_control: ControlHook | None = None,
+        sleep: S | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] | None = None,
+    ) -> None:
+        if client is not None and transport is not None:
+            raise ConfigurationError("pass client= or transport=, not both")
+        connect_timeout = require_wait("connect_timeout", connect_timeout, positive=True)
+        self._init_io()
+        self._config = _make_config(
+            base_url,
+            token_provider,
+            reconnect=reconnect,
+            receive_timeout=receive_timeout,
+            handshake_timeout=handshake_timeout,
+            keepalive_interval=keepalive_interval,
+            keepalive_timeout=keepalive_timeout,
+            queue_size=queue_size,
+            on_invalid=on_invalid,
+            on_control=on_control,
+            clock=clock,
+            wall_clock=wall_clock,
+            rng=rng,
+        )
+        self._owns_client = client is None
+        self._client: C = (
+            client
+            if client is not None
+            else self._new_client(transport, httpx.Timeout(connect_timeout))
+        )
+        self._sleep: S | None = sleep
+        self._closed = False
+
+    def _init_io(self) -> None:
+        """Set up what the subclass's I/O keeps (its subscriptions, locks)."""
+        raise NotImplementedError
+
+    def _new_client(self, transport: X | None, timeout: httpx.Timeout) -> C:
+        """The httpx client a stream builds (and closes) when it is given none."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={redact_url(self._config.base_url)!r})"
