@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from flxtrd._amqp import AmpqAPI, AmqpStats, OrderOutcome, OrderReceipt
     from flxtrd._async_client import AsyncFlexAPIClient
     from flxtrd._async_rest import AsyncRestAPI
+    from flxtrd._async_streams import AsyncMarketStream
     from flxtrd._audit_plugin import AuditLogPlugin
     from flxtrd._auth import AuthPlugin, Identity
     from flxtrd._bot import (
@@ -110,7 +111,6 @@ if TYPE_CHECKING:
         TradingStrategy,
     )
     from flxtrd._streams import (
-        AsyncMarketStream,
         MarketEvent,
         MarketStream,
         ReconnectPolicy,
@@ -127,7 +127,7 @@ _LAZY = {
     "AmpqAPI": "flxtrd._amqp",
     "AmqpStats": "flxtrd._amqp",
     "AsyncFlexAPIClient": "flxtrd._async_client",
-    "AsyncMarketStream": "flxtrd._streams",
+    "AsyncMarketStream": "flxtrd._async_streams",
     "AsyncPage": "flxtrd._pagination",
     "AsyncPaginator": "flxtrd._pagination",
     "AsyncRestAPI": "flxtrd._async_rest",

@@ -1,9 +1,76 @@
-"""The I/O-free core shared by :class:`~flxtrd._streams.MarketStream` and its async twin.
+"""WebSocket market streams (API generation 2): trade, ticker and order-book events.
+
+Usage::
+
+    with MarketStream("https://test.glocalflexmarket.com", token_source) as market:
+        for event in market.stream("ticker"):
+            print(event.received_at, event.model.data.price)
+
+    async with AsyncMarketStream("https://test.glocalflexmarket.com", token_source) as market:
+        async for event in market.stream("trade"):
+            ...
+
+Streams and what they carry (typed models from ``glocalflex_messages.models``):
+
+=============  ==========================  ================================================
+kind           path                        ``MarketEvent.model``
+=============  ==========================  ================================================
+``trade``      ``/api/v1/ws/trade/``       ``OrderStatusUpdate`` | ``ContractStatusUpdate``
+``ticker``     ``/api/v1/ws/ticker/``      ``Ticker``
+``orderbook``  ``/api/v1/ws/orderbook/``   ``Orderbook``
+=============  ==========================  ================================================
+
+**Events.** Iterating a subscription yields :class:`MarketEvent` ``(kind, model, raw,
+received_at)``: the typed model, the frame as received (``str`` or ``bytes``) and when it arrived
+(UTC). ``Control`` messages are never yielded: the first one is the connection handshake, later
+ones are counted in ``stats.controls`` and passed to ``on_control``.
+
+**Handshake.** After every (re)connect the server's first message must be
+``{"type": "control", "status": "success", ...}``. A control message with status ``error`` or any
+other first message raises :class:`StreamHandshakeError` (not retried); no message within
+``handshake_timeout`` is a connection failure (retried).
+
+**Invalid messages** (not JSON, wrong fields, a ``type`` this stream does not carry) are skipped,
+never raised: each is counted in ``stats.rejected`` (``stats.unknown`` counts those with an
+unknown ``type``), logged at DEBUG and passed to ``on_invalid(raw, MessageDecodeError)``.
+
+**Reconnect.** A lost connection (server close, network error, keepalive ping timeout) and a
+failed connect (network error, handshake timeout, upgrade rejected with 408/429/5xx) are retried
+after an exponential backoff with jitter (:class:`ReconnectPolicy`): the wait before retry ``n``
+(1-based) is ``min(initial_delay * multiplier**(n-1), max_delay)`` shortened by a random
+fraction of at most ``jitter``; a ``Retry-After`` on a 429/503 raises it (up to ``max_delay``).
+``n`` counts consecutive failures and drops; it restarts at 1 when the dropped connection was
+healthy (delivered an event, or stayed up ``stable_after`` seconds). After ``max_attempts``
+consecutive failed retries the iterator raises :class:`~flxtrd.FlexConnectionError` (from the
+last cause) and ends. The first connect is not delayed.
+
+**Tokens.** The bearer token is asked for on every (re)connect, never cached by the stream. When
+the server rejects the upgrade with 401/403, or closes the socket with an auth close code (1008,
+4001, 4003, 4401, 4403), the stream refreshes the token first (``TokenSource.refresh()``) and
+reconnects at once; a second rejection right after a refresh raises
+:class:`~flxtrd.AuthenticationError` / :class:`~flxtrd.PermissionDeniedError`. Other statuses
+(404, ...) raise the matching :class:`~flxtrd.FlexStatusError`. Tokens are registered with the
+secrets filter and never appear in log records, reprs or exception messages.
+
+**Timeouts and keepalive.** httpx-ws pings the server every ``keepalive_interval`` seconds and
+drops the connection (then reconnects) when no pong comes within ``keepalive_timeout``. With
+``receive_timeout`` set, an iteration that sees no event in time raises
+:class:`~flxtrd.FlexTimeoutError`; the connection stays open and iterating again resumes.
+
+**I/O.** The sync classes use an ``httpx.Client`` (httpx-ws runs the socket in background
+threads; :meth:`MarketSubscription.close` may be called from another thread and wakes a blocked
+iteration). The async classes run on asyncio with an ``httpx.AsyncClient``; each connection lives
+in its own task, so the session's task group never spans the caller's code. Pass ``client=`` (not
+closed by the stream) or ``transport=`` (e.g. httpx-ws's ``ASGIWebSocketTransport`` in tests).
+
+**Code.** The I/O-free core shared by :class:`~flxtrd._streams.MarketStream` and its async twin.
 
 Everything about a stream subscription except sockets lives here: the stream kinds and their
 decoders, :class:`MarketEvent`, :class:`StreamStats`, :class:`ReconnectPolicy`, token-provider
 normalisation, URL building, the first-control check, decoding with rejection counting, and the
-reconnect decisions (:class:`_SubscriptionCore`). ``flxtrd._streams`` adds the sync and async I/O.
+reconnect decisions (:class:`_SubscriptionCore`). ``flxtrd._async_streams`` (and the sync
+``flxtrd._streams`` generated from it) adds the
+subscription and stream classes, ``flxtrd._stream_io`` the sockets.
 """
 
 from __future__ import annotations
@@ -300,7 +367,7 @@ def _sync_value(value: object, what: str) -> object:
     return value
 
 
-async def _async_value(value: object) -> object:
+async def _async_value(value: object, what: str = "") -> object:
     """Await ``value`` if it is awaitable."""
     if inspect.isawaitable(value):
         return await value

@@ -13,12 +13,13 @@ of whole-word substitutions applied line by line (``async def`` -> ``def``, ``aw
 ``AsyncRestAPI`` -> ``RestAPI``, ``aclose`` -> ``close``, ...), so a line of the source becomes
 exactly one line of the output and the two files can be read side by side.
 
-One directive covers the few lines only the sync side has: a comment ``# unasync: add <code>``
-in the source becomes ``<code>`` (same indentation) in the sync module, and is a comment in the
-async one. The output is then passed through the project's pinned ruff (unused imports the
-rewrite left behind, import order, format) with the project's settings, so the sync modules
-pass ``make lint`` as written. ``make regenerate`` runs this script; ``make check-generated``
-runs it with ``--check``.
+Two directives cover the few lines only one side has: a comment ``# unasync: add <code>`` in
+the source becomes ``<code>`` (same indentation) in the sync module (it is a comment in the async
+one), and a line ending in ``# unasync: drop`` is left out of the sync module. The output is
+then passed through the project's pinned ruff (unused imports the rewrite left behind, import
+order, ``__all__`` order, format) with the project's settings, so the sync modules pass
+``make lint`` as written. ``make regenerate`` runs this script; ``make check-generated`` runs it
+with ``--check``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ FILES: tuple[tuple[str, str], ...] = (
     ("flxtrd/_async_rest.py", "flxtrd/_rest.py"),
     ("flxtrd/_async_resources.py", "flxtrd/_resources.py"),
     ("flxtrd/_async_client.py", "flxtrd/_client.py"),
+    ("flxtrd/_async_streams.py", "flxtrd/_streams.py"),
 )
 
 #: Whole-word rewrites, applied in this order to every line (strings and docstrings included).
@@ -83,6 +85,10 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     (r"\b_client_extras\b", "_client_trading"),
     (r"\b_AsyncRestShell\b", "_SyncRestShell"),
     (r"\bembedded_async_transport\b", "embedded_transport"),
+    (r"\b_AsyncConnection\b", "_SyncConnection"),
+    (r"\b_async_value\b", "_sync_value"),
+    (r"\basync_(open_connection|sleep_for|enter_client)\b", r"\1"),
+    (r"\basyncio\.Event\b", "threading.Event"),
     # the general rules: AsyncX -> X, flxtrd._async_x -> flxtrd._x, "async" -> "sync"
     (r"\bAsync(?=[A-Z])", ""),
     (r"\b_Async(?=[A-Z])", "_"),
@@ -91,6 +97,7 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
 )
 _COMPILED = tuple((re.compile(pattern), repl) for pattern, repl in SUBSTITUTIONS)
 _DIRECTIVE = re.compile(r"^(\s*)# unasync: add (.*)$")
+_DROP = "# unasync: drop"
 
 
 def banner(source: str) -> str:
@@ -116,6 +123,8 @@ def unasync_text(text: str) -> str:
     out: list[str] = []
     imports: set[str] = set()
     for line in text.splitlines():
+        if line.rstrip().endswith(_DROP):
+            continue
         new = unasync_line(line)
         if new.startswith(("import ", "from ")) and not new.endswith("("):
             if new in imports:
@@ -140,7 +149,8 @@ def _ruff(args: list[str], code: str, filename: Path, root: Path) -> str:
 def generate(source: Path, target: Path, root: Path) -> str:
     """The sync module for ``source``: rewritten, fixed and formatted by ruff."""
     code = banner(source.relative_to(root).as_posix()) + unasync_text(source.read_text())
-    code = _ruff(["check", "--fix-only", "--exit-zero", "--select", "F401,I"], code, target, root)
+    fixes = ["check", "--fix-only", "--exit-zero", "--select", "F401,I,RUF022"]
+    code = _ruff(fixes, code, target, root)
     return _ruff(["format"], code, target, root)
 
 
