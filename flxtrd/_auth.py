@@ -242,17 +242,12 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
         """
         if method is None and url is None and headers is None and params is None and data is None:
             return self.validate_access_token()
-        if has_authorization(headers):
-            return None
-        realm = self._realm(url)
+        realm = _NONE if has_authorization(headers) else self._realm(url)
         if realm == _GEN2:
-            token = self.bearer_token()
-            if headers is not None:
-                headers["Authorization"] = f"Bearer {token}"
+            _authorize(headers, self.bearer_token())
         elif realm == _GEN1:
             jwt = self._jwt if self._jwt is not None else self._run(self._jwt_flow())
-            if headers is not None and jwt:
-                headers["Authorization"] = f"Bearer {jwt}"
+            _authorize(headers, jwt or None)  # no login token (device-token user): no header
         return None
 
     async def abefore_request(
@@ -264,17 +259,12 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
         data: Any = None,
     ) -> Any:
         """Async :meth:`before_request`."""
-        if has_authorization(headers):
-            return None
-        realm = self._realm(url)
+        realm = _NONE if has_authorization(headers) else self._realm(url)
         if realm == _GEN2:
-            token = await self.abearer_token()
-            if headers is not None:
-                headers["Authorization"] = f"Bearer {token}"
+            _authorize(headers, await self.abearer_token())
         elif realm == _GEN1:
             jwt = self._jwt if self._jwt is not None else await self._arun(self._jwt_flow())
-            if headers is not None and jwt:
-                headers["Authorization"] = f"Bearer {jwt}"
+            _authorize(headers, jwt or None)
         return None
 
     # -- public entry points ------------------------------------------------------------------
@@ -592,6 +582,12 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
             f"<AuthPlugin user={user!r} identity={'yes' if self._identity else 'no'}"
             f" gen2_token={gen2}>"
         )
+
+
+def _authorize(headers: MutableMapping[str, str] | None, token: str | None) -> None:
+    """Put ``Bearer <token>`` on ``headers`` (when there are headers and a token)."""
+    if headers is not None and token is not None:
+        headers["Authorization"] = f"Bearer {token}"
 
 
 def has_authorization(headers: Mapping[str, str] | None) -> bool:
