@@ -105,6 +105,12 @@ def test_add_directive_puts_a_sync_only_line_in_the_sync_module() -> None:
     )
 
 
+def test_drop_directive_leaves_an_async_only_line_out_of_the_sync_module() -> None:
+    """A line ending in ``# unasync: drop`` is not in the sync module; its neighbours are."""
+    source = "class A:\n    aclose = close  # unasync: drop\n    x = 1\n"
+    assert unasync.unasync_text(source) == "class A:\n    x = 1\n"
+
+
 def test_every_sync_module_says_it_is_generated_and_from_what() -> None:
     """Each sync module starts with the banner naming its async source."""
     for source, target in unasync.FILES:
