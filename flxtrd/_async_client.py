@@ -1,5 +1,5 @@
-"""The GLocalFlex clients' REST side, written once: :class:`AsyncFlexAPIClient` here, and
-:class:`~flxtrd.FlexAPIClient` generated from it (``flxtrd._client``, by ``scripts/unasync.py``).
+"""The GLocalFlex clients' REST side, written once: the asyncio client is the source, and
+``scripts/unasync.py`` writes the blocking client from it (``make regenerate``).
 
 Compatible with the seed README and flxtrd 0.2.9::
 
@@ -92,7 +92,7 @@ class AsyncFlexAPIClient(_AsyncClientExtras):
             ``flxtrd._defaults``).
         transport, http_client: the REST network edge (an httpx transport, wrapped with
             retries, or an httpx client used as given).
-        request_protocol: an :class:`~flxtrd.AsyncRestAPI` instance (or the class) to use instead
+        request_protocol: an instance of :class:`~flxtrd.AsyncRestAPI` (or the class) to use instead
             of the default one; the sync client also takes a ``trade_protocol`` (instance or
             class) for its orders.
         clock, sleep, random: injectable time source (epoch s), retry sleep and jitter source.
@@ -161,7 +161,7 @@ class AsyncFlexAPIClient(_AsyncClientExtras):
             )
         else:
             raise ConfigurationError(
-                "request_protocol must be an AsyncRestAPI instance (or the AsyncRestAPI class)"
+                "request_protocol must be an instance of AsyncRestAPI (or that class)"
             )
         # unasync: add self._init_trading(trade_protocol, sleep)
         self.orders = AsyncOrders(self)

@@ -120,8 +120,8 @@ class AsyncOrders:
         side: Side | str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> AsyncPaginator[Order]:
-        """The first page of your orders (awaited, in the async client); iterating it (``for``,
-        ``async for``) yields all of them, fetching the later pages as needed."""
+        """The first page of your orders (an awaitable, in the asyncio client); iterating it
+        yields all of them, fetching the later pages as needed."""
         list_orders_op(status=status, side=side, limit=page_size)  # validate before any call
 
         async def fetch(offset: int) -> AsyncPage[Order]:
@@ -163,8 +163,8 @@ class AsyncContracts:
     def pages(
         self, *, status: ContractStatus | str | None = None, page_size: int = DEFAULT_PAGE_SIZE
     ) -> AsyncPaginator[Contract]:
-        """The first page of your contracts (awaited, in the async client); iterating it yields
-        all of them, fetching the later pages as needed."""
+        """The first page of your contracts (an awaitable, in the asyncio client); iterating it
+        yields all of them, fetching the later pages as needed."""
         list_contracts_op(status=status, limit=page_size)  # validate before any call
 
         async def fetch(offset: int) -> AsyncPage[Contract]:

@@ -69,7 +69,7 @@ class AsyncMarketSubscription(_SubscriptionBase, Generic[M]):
     def __init__(self, owner: AsyncMarketStream, spec: _StreamSpec) -> None:
         self._owner = owner
         self._core = _SubscriptionCore(owner._config, spec)
-        self._lock = threading.Lock()  # never held across an await
+        self._lock = threading.Lock()  # held only around state, never while waiting
         self._conn: _AsyncConnection | None = None
         self._closed = False
         self._stop = asyncio.Event()
@@ -190,15 +190,14 @@ class AsyncMarketStream(
         AsyncTokenProvider,
     ]
 ):
-    """Access to the market's WebSocket streams (asyncio); see ``flxtrd._streams_core``.
+    """Access to the market's WebSocket streams; see ``flxtrd._streams_core``.
 
     Args:
         base_url: the market, e.g. ``https://test.glocalflexmarket.com`` (``https`` -> ``wss``,
             ``http`` -> ``ws``; a path prefix is kept).
         token_provider: a :class:`TokenSource` (the client's OAuth2 auth), a callable returning
-            the current access token, or a fixed token string (which cannot be refreshed); for
-            the async stream ``token()`` and ``refresh()`` may be coroutines
-            (:class:`AsyncTokenSource`).
+            the current access token, or a fixed token string (which cannot be refreshed); with
+            asyncio, ``token()`` and ``refresh()`` may also be coroutines.
         client: an ``httpx.AsyncClient`` to connect with; the stream does not close it.
         transport: an httpx transport for a client the stream builds (and closes).
         connect_timeout: the upgrade request's timeout, for a client the stream builds.
@@ -216,8 +215,8 @@ class AsyncMarketStream(
         wall_clock: epoch seconds, for ``MarketEvent.received_at``.
         rng: a ``[0, 1)`` source for the jitter (default :func:`random.random`).
 
-    Use it as a context manager (``async with``): for the async stream, entering opens a client
-    the stream builds (``ASGIWebSocketTransport`` needs that).
+    Use it as a context manager; with asyncio, entering it opens a client the stream builds
+    (``ASGIWebSocketTransport`` needs that).
     """
 
     def _init_io(self) -> None:

@@ -1,7 +1,7 @@
 # Generated from flxtrd/_async_client.py by scripts/unasync.py; do not edit.
 # Change the async source and run `make regenerate`.
-"""The GLocalFlex clients' REST side, written once: :class:`FlexAPIClient` here, and
-:class:`~flxtrd.FlexAPIClient` generated from it (``flxtrd._client``, by ``scripts/unasync.py``).
+"""The GLocalFlex clients' REST side, written once: the asyncio client is the source, and
+``scripts/unasync.py`` writes the blocking client from it (``make regenerate``).
 
 Compatible with the seed README and flxtrd 0.2.9::
 
@@ -92,7 +92,7 @@ class FlexAPIClient(_TradingExtras):
             ``flxtrd._defaults``).
         transport, http_client: the REST network edge (an httpx transport, wrapped with
             retries, or an httpx client used as given).
-        request_protocol: an :class:`~flxtrd.RestAPI` instance (or the class) to use instead
+        request_protocol: an instance of :class:`~flxtrd.RestAPI` (or the class) to use instead
             of the default one; the sync client also takes a ``trade_protocol`` (instance or
             class) for its orders.
         clock, sleep, random: injectable time source (epoch s), retry sleep and jitter source.
@@ -161,7 +161,7 @@ class FlexAPIClient(_TradingExtras):
             )
         else:
             raise ConfigurationError(
-                "request_protocol must be an RestAPI instance (or the RestAPI class)"
+                "request_protocol must be an instance of RestAPI (or that class)"
             )
         self._init_trading(trade_protocol, sleep)
         self.orders = Orders(self)

@@ -122,8 +122,8 @@ class Orders:
         side: Side | str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> SyncPage[Order]:
-        """The first page of your orders (awaited, in the sync client); iterating it (``for``,
-        ``for``) yields all of them, fetching the later pages as needed."""
+        """The first page of your orders (an awaitable, in the asyncio client); iterating it
+        yields all of them, fetching the later pages as needed."""
         list_orders_op(status=status, side=side, limit=page_size)  # validate before any call
 
         def fetch(offset: int) -> SyncPage[Order]:
@@ -163,8 +163,8 @@ class Contracts:
     def pages(
         self, *, status: ContractStatus | str | None = None, page_size: int = DEFAULT_PAGE_SIZE
     ) -> SyncPage[Contract]:
-        """The first page of your contracts (awaited, in the sync client); iterating it yields
-        all of them, fetching the later pages as needed."""
+        """The first page of your contracts (an awaitable, in the asyncio client); iterating it
+        yields all of them, fetching the later pages as needed."""
         list_contracts_op(status=status, limit=page_size)  # validate before any call
 
         def fetch(offset: int) -> SyncPage[Contract]:
