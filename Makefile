@@ -20,10 +20,10 @@ install: $(BIN)/python  ## Create .venv and install flxtrd with its dev tools (e
 demo: install  ## Run a full trade against the embedded sandbox market
 	$(BIN)/python -m flxtrd demo
 
-regenerate:  ## Rewrite generated/ from specs/
+regenerate:  ## Rewrite generated/ from specs/ and the sync REST modules from their async sources
 	$(BIN)/python scripts/regenerate
 
-check-generated:  ## Fail if generated/ differs from what specs/ produce
+check-generated:  ## Fail if generated/ or a sync REST module differs from what its source produces
 	$(BIN)/python scripts/regenerate --check
 
 lint:  ## ruff (lint + format check), mypy --strict on flxtrd/, spec validation

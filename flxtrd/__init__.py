@@ -65,9 +65,10 @@ if TYPE_CHECKING:
     from flxtrd import frames, utils
     from flxtrd._amqp import AmpqAPI, AmqpStats, OrderOutcome, OrderReceipt
     from flxtrd._async_client import AsyncFlexAPIClient
+    from flxtrd._async_rest import AsyncRestAPI
+    from flxtrd._async_streams import AsyncMarketStream
     from flxtrd._audit_plugin import AuditLogPlugin
     from flxtrd._auth import AuthPlugin, Identity
-    from flxtrd._base_client import RawResponse
     from flxtrd._bot import (
         Bot,
         BotRunner,
@@ -86,11 +87,12 @@ if TYPE_CHECKING:
         HeatPump,
         ShiftableLoad,
     )
+    from flxtrd._http import RawResponse
     from flxtrd._market_messages import MarketMessage
     from flxtrd._pagination import AsyncPage, AsyncPaginator, SyncPage
     from flxtrd._plot import plot_run
     from flxtrd._plugins import BasePlugin
-    from flxtrd._rest import AsyncRestAPI, RestAPI
+    from flxtrd._rest import RestAPI
     from flxtrd._retry import RetryPolicy
     from flxtrd._strategies import FixedMarginSeller, RandomBot, TickFollowingBuyer
     from flxtrd._strategy import (
@@ -109,7 +111,6 @@ if TYPE_CHECKING:
         TradingStrategy,
     )
     from flxtrd._streams import (
-        AsyncMarketStream,
         MarketEvent,
         MarketStream,
         ReconnectPolicy,
@@ -126,10 +127,10 @@ _LAZY = {
     "AmpqAPI": "flxtrd._amqp",
     "AmqpStats": "flxtrd._amqp",
     "AsyncFlexAPIClient": "flxtrd._async_client",
-    "AsyncMarketStream": "flxtrd._streams",
+    "AsyncMarketStream": "flxtrd._async_streams",
     "AsyncPage": "flxtrd._pagination",
     "AsyncPaginator": "flxtrd._pagination",
-    "AsyncRestAPI": "flxtrd._rest",
+    "AsyncRestAPI": "flxtrd._async_rest",
     "AuditLogPlugin": "flxtrd._audit_plugin",
     "AuthPlugin": "flxtrd._auth",
     "AuthResponse": "flxtrd._compat._auth",
@@ -161,7 +162,7 @@ _LAZY = {
     "OrderState": "flxtrd._strategy",
     "PlaceOrder": "flxtrd._strategy",
     "RandomBot": "flxtrd._strategies",
-    "RawResponse": "flxtrd._base_client",
+    "RawResponse": "flxtrd._http",
     "ReconnectPolicy": "flxtrd._streams",
     "RestAPI": "flxtrd._rest",
     "RetryPolicy": "flxtrd._retry",

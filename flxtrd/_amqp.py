@@ -121,7 +121,7 @@ from urllib.parse import unquote, urlsplit
 
 from kombu.connection import Connection as _KombuConnection
 
-from flxtrd._constants import (
+from flxtrd._defaults import (
     BROKER_MAX_RETRIES,
     BROKER_MAX_RETRY_DELAY_S,
     BROKER_RETRY_DELAY_S,
@@ -164,7 +164,7 @@ _log = get_logger("amqp")
 #: kombu is untyped; one typed handle to its Connection class.
 _kombu_connection: Callable[..., Any] = _KombuConnection
 
-#: Reconnect policy (the numbers live in :mod:`flxtrd._constants`).
+#: Reconnect policy (the numbers live in :mod:`flxtrd._defaults`).
 DEFAULT_BROKER_RETRY_POLICY = RetryPolicy(
     max_retries=BROKER_MAX_RETRIES,
     initial_delay_s=BROKER_RETRY_DELAY_S,

@@ -1,10 +1,25 @@
-"""The async client, :class:`AsyncFlexAPIClient`: FlexAPIClient's REST calls on httpx.AsyncClient.
+"""The GLocalFlex clients' REST side, written once: the asyncio client is the source, and
+``scripts/unasync.py`` writes the blocking client from it (``make regenerate``).
 
-Same constructor, same ``make_request``, ``login``, ``authenticate``, ``deals``, ``orders``,
-``contracts`` and ``with_raw_response``, awaited. Configuration, request building and error
-mapping are shared with the sync client (``flxtrd._base_client``); plugins' async hooks
-(``abefore_request`` / ``aafter_request``) run, and auth refreshes are single-flight per event
-loop. Orders over AMQP stay on the sync :class:`~flxtrd.FlexAPIClient`.
+Compatible with the seed README and flxtrd 0.2.9::
+
+    client = FlexAPIClient(base_url="localhost", user=user, market=market)
+    response, err = client.make_request("POST", "/users/login", data={...})
+
+and typed::
+
+    with FlexAPIClient(base_url="https://test.glocalflexmarket.com", user=user) as client:
+        order = client.orders.place(side="buy", power_w=2500, price_eur_per_kwh=0.25, ...)
+        client.orders.cancel(order.id)
+
+    async with AsyncFlexAPIClient(base_url="https://test.glocalflexmarket.com", user=user) as c:
+        order = await c.orders.place(...)
+
+Configuration, request building and error mapping live in ``flxtrd._base_client`` (no I/O);
+this module sends: the plugins' hooks (``abefore_request`` / ``aafter_request``), the auth
+plugin's own requests, the one resend after a 401
+(:meth:`~flxtrd.AuthPlugin.recover`). Orders over AMQP and the WebSocket streams are the sync
+client's (``flxtrd._client_trading``).
 """
 
 from __future__ import annotations
@@ -12,19 +27,27 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from glocalflex_rest.models import Deal, LoginResponse
 
+from flxtrd._async_resources import (
+    AsyncContracts,
+    AsyncContractsWithRawResponse,
+    AsyncOrders,
+    AsyncOrdersWithRawResponse,
+)
+from flxtrd._async_rest import AsyncRestAPI
 from flxtrd._auth import AuthPlugin, Identity, has_authorization
-from flxtrd._base_client import BaseFlexAPIClient, Operation, PreparedRequest, RawResponse, T
+from flxtrd._client_extras import _AsyncClientExtras
 from flxtrd._errors import ConfigurationError, FlexError, MessageDecodeError
 from flxtrd._history import DealsCache
+from flxtrd._http import Operation, PreparedRequest, RawResponse
 from flxtrd._log import get_logger
+from flxtrd._operations import list_deals_op
 from flxtrd._plugins import BasePlugin
-from flxtrd._resources import AsyncContracts, AsyncOrders, AsyncRawContracts, AsyncRawOrders
-from flxtrd._rest import AsyncRestAPI, list_deals_op
+from flxtrd._raw_response import record_response
 from flxtrd._retry import RetryPolicy
 from flxtrd._types import FlexResponse, Market, User
 
@@ -32,14 +55,16 @@ __all__ = ["AsyncFlexAPIClient"]
 
 _logger = get_logger("client")
 
+T = TypeVar("T")
+
 
 class _AsyncWithRawResponse:
-    """``client.with_raw_response`` of the async client."""
+    """``client.with_raw_response``: the typed calls returning :class:`~flxtrd.RawResponse`."""
 
     def __init__(self, client: AsyncFlexAPIClient) -> None:
         self._client = client
-        self.orders = AsyncRawOrders(client)
-        self.contracts = AsyncRawContracts(client)
+        self.orders = AsyncOrdersWithRawResponse(client.orders)
+        self.contracts = AsyncContractsWithRawResponse(client.contracts)
 
     async def deals(
         self, relative_time: str = "1h", *, if_none_match: str | None = None
@@ -50,8 +75,30 @@ class _AsyncWithRawResponse:
         )
 
 
-class AsyncFlexAPIClient(BaseFlexAPIClient):
-    """The GLocalFlex Market client (async REST); arguments as :class:`~flxtrd.FlexAPIClient`."""
+class AsyncFlexAPIClient(_AsyncClientExtras):
+    """The GLocalFlex Market client: REST calls and typed resources (the sync one adds orders
+    over AMQP and the WebSocket streams).
+
+    Arguments (all optional; unset ones come from the environment, see ``flxtrd._config``):
+        market, base_url, market_url: where the market is (``base_url`` wins; a bare host means
+            ``https://host``). ``"sandbox://"`` selects the embedded sandbox market.
+        user, access_token: the account (``User(name=, password=, accessToken=)``).
+        plugins: extra :class:`~flxtrd.BasePlugin` s; an :class:`~flxtrd.AuthPlugin` is added first
+            unless one is given.
+        verify_ssl: TLS certificate verification (default on); ``ca_bundle`` trusts a private CA.
+        broker_url: the AMQP broker URL (default: ``FLXTRD_BROKER_URL``, else from ``market``).
+        location_id: which of the account's locations (application key) to trade for.
+        timeout, max_retries, retry_policy: REST timeouts and retries (defaults in
+            ``flxtrd._defaults``).
+        transport, http_client: the REST network edge (an httpx transport, wrapped with
+            retries, or an httpx client used as given).
+        request_protocol: an instance of :class:`~flxtrd.AsyncRestAPI` (or the class) to use instead
+            of the default one; the sync client also takes a ``trade_protocol`` (instance or
+            class) for its orders.
+        clock, sleep, random: injectable time source (epoch s), retry sleep and jitter source.
+    """
+
+    _auth: AuthPlugin | None
 
     def __init__(
         self,
@@ -60,7 +107,8 @@ class AsyncFlexAPIClient(BaseFlexAPIClient):
         market_url: str | None = None,
         access_token: str | None = None,
         user: User | None = None,
-        request_protocol: AsyncRestAPI | None = None,
+        request_protocol: AsyncRestAPI | type[AsyncRestAPI] | None = None,
+        # unasync: add trade_protocol: Any = None,
         plugins: Iterable[BasePlugin] | None = None,
         verify_ssl: bool = True,
         *,
@@ -96,11 +144,9 @@ class AsyncFlexAPIClient(BaseFlexAPIClient):
             env=env,
             clock=clock,
         )
-        if request_protocol is not None:
-            if not isinstance(request_protocol, AsyncRestAPI):
-                raise ConfigurationError("request_protocol must be an AsyncRestAPI instance")
+        if isinstance(request_protocol, AsyncRestAPI):
             self.request_protocol: AsyncRestAPI = request_protocol
-        else:
+        elif request_protocol is None or request_protocol is AsyncRestAPI:
             self.request_protocol = AsyncRestAPI(
                 self.endpoint,
                 verify_ssl=verify_ssl,
@@ -113,17 +159,35 @@ class AsyncFlexAPIClient(BaseFlexAPIClient):
                 clock=clock,
                 random=random,
             )
+        else:
+            raise ConfigurationError(
+                "request_protocol must be an instance of AsyncRestAPI (or that class)"
+            )
+        # unasync: add self._init_trading(trade_protocol, sleep)
         self.orders = AsyncOrders(self)
         self.contracts = AsyncContracts(self)
         self.with_raw_response = _AsyncWithRawResponse(self)
         self._deals_cache = DealsCache()
+
+    # -- plugins ------------------------------------------------------------------------------
+
+    def _new_auth_plugin(self) -> AuthPlugin:
+        """The default auth plugin for this client's user and market."""
+        return AuthPlugin(self.user, location_id=self.location_id, clock=self._clock)
+
+    @property
+    def auth(self) -> AuthPlugin | None:
+        """The client's :class:`~flxtrd.AuthPlugin`, if one is installed."""
+        return self._auth
+
+    # -- REST ---------------------------------------------------------------------------------
 
     async def _auth_asend(self, request: httpx.Request) -> httpx.Response:
         """Send one of the auth plugin's requests (no plugins, retries allowed)."""
         return await self.request_protocol.send(request)
 
     async def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, dict[str, Any]]:
-        """Run plugins, send, log in again and resend once on a 401 to our token, run plugins.
+        """Run plugins, send, resend once if the auth plugin recovered from a 401, run plugins.
 
         A caller's own ``Authorization`` header is sent as given and a 401 to it is returned.
         """
@@ -134,21 +198,8 @@ class AsyncFlexAPIClient(BaseFlexAPIClient):
         )
         response = await self.request_protocol.send(self._request(prepared))
         auth = self._auth
-        if (
-            response.status_code == 401
-            and auth is not None
-            and not caller_auth
-            and await auth.areauthenticate(prepared.headers.get("Authorization"))
-        ):
-            prepared.headers.pop("Authorization", None)  # the rejected token, replaced below
+        if auth is not None and await auth.arecover(prepared, response, caller_auth):
             await response.aclose()
-            await auth.abefore_request(
-                method=prepared.method,
-                url=prepared.url,
-                headers=prepared.headers,
-                params=prepared.params,
-                data=prepared.data,
-            )
             response = await self.request_protocol.send(self._request(prepared))
         await chain.aafter(response, plugin_data)
         return response, plugin_data
@@ -166,7 +217,12 @@ class AsyncFlexAPIClient(BaseFlexAPIClient):
         timeout: float | httpx.Timeout | None = None,
         retry: bool = False,
     ) -> tuple[FlexResponse, FlexError | None]:
-        """Send any REST call; return ``(FlexResponse, err)``, ``err`` None only for a 2xx."""
+        """Send any REST call; return ``(FlexResponse, err)``, ``err`` None only for a 2xx.
+
+        ``response.request_response`` is the raw ``httpx.Response`` (``None`` when nothing
+        came back). ``json=`` sends a JSON body, ``data=`` a form; ``retry=True`` lets a POST be
+        retried; ``ssl=False`` (flxtrd 0.2.9) sends a bare-host call over plain HTTP.
+        """
         try:
             prepared = self._prepare(
                 method,
@@ -188,7 +244,8 @@ class AsyncFlexAPIClient(BaseFlexAPIClient):
 
     async def _call(self, op: Operation[T]) -> T:
         """Run a typed operation; return its model or raise the mapped error."""
-        response, _ = await self._send(self._prepare_op(op))
+        response, plugin_data = await self._send(self._prepare_op(op))
+        record_response(response, plugin_data)  # for a with_raw_response wrapper, if any
         return self._finish(op, response)
 
     async def _call_raw(self, op: Operation[T]) -> RawResponse[T]:
@@ -230,9 +287,15 @@ class AsyncFlexAPIClient(BaseFlexAPIClient):
             raise MessageDecodeError("list_deals: 304 Not Modified to a request without an ETag")
         return deals
 
+    # -- lifecycle ----------------------------------------------------------------------------
+
     async def aclose(self) -> None:
-        """Close the REST connection pool."""
-        await self.request_protocol.aclose()
+        """Close what the client opened (the sync one: streams, broker connection), then the
+        REST connection pool."""
+        try:
+            await self._aclose_extras()
+        finally:
+            await self.request_protocol.aclose()
 
     async def __aenter__(self) -> AsyncFlexAPIClient:
         return self

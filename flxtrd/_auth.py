@@ -12,7 +12,8 @@ It authenticates once, on first need, and then only adds a header:
   ``POST /auth/oauth/v2/token`` (client id ``glocalflexmarket_public_api``); the token is refreshed
   with the refresh grant ``TOKEN_REFRESH_MARGIN_S`` (60 s) before it expires (or at half its
   lifetime if that is shorter), falling back to the password grant when the refresh is refused.
-  A 401 on a request that carried our token triggers one re-login, and the client resends once.
+  A 401 on a request that carried our token triggers one re-login and the request goes out once
+  more with the new token (:meth:`AuthPlugin.recover`, the one place both clients ask).
 
 Refreshes are single-flight: a ``threading.Lock`` for the sync client and an ``asyncio.Lock`` for
 the async one, with the freshness re-checked under the lock, so N parallel calls with an expired
@@ -32,15 +33,14 @@ import threading
 import time
 from collections.abc import Callable, Generator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from glocalflex_rest.models import Location, LoginResponse, MptokenResponse, TokenResponse
 from glocalflex_rest.types import Unset
 
-from flxtrd._base_client import Operation, error_for_response, parse_with
 from flxtrd._compat._auth import Auth029Mixin
-from flxtrd._constants import (
+from flxtrd._defaults import (
     LOGIN_PATH,
     MPTOKEN_PATH,
     OAUTH_CLIENT_ID,
@@ -54,14 +54,12 @@ from flxtrd._errors import (
     FlexValidationError,
     NotFoundError,
 )
+from flxtrd._http import Operation, PreparedRequest, error_for_response, parse_with
 from flxtrd._log import forget_secret, get_logger, register_secret
+from flxtrd._operations import login_op, mptoken_op, token_password_op, token_refresh_op
 from flxtrd._plugins import BasePlugin
-from flxtrd._rest import login_op, mptoken_op, token_password_op, token_refresh_op
 from flxtrd._types import Market, User
 from flxtrd._validation import require_wait
-
-if TYPE_CHECKING:
-    from flxtrd._base_client import BaseFlexAPIClient
 
 __all__ = ["AuthPlugin", "Identity", "has_authorization"]
 
@@ -73,6 +71,20 @@ Flow = Generator[httpx.Request, httpx.Response, T]
 
 _NONE, _GEN1, _GEN2 = 0, 1, 2
 _AUTH_PATHS = (LOGIN_PATH, MPTOKEN_PATH, TOKEN_PATH)
+
+
+class _AuthHost(Protocol):
+    """What the plugin needs of the client it is attached to: who, where, and its transport."""
+
+    user: User
+    location_id: str | None
+    base_url: str
+
+    @property
+    def endpoint(self) -> Any: ...
+    def _op_request(self, op: Operation[Any]) -> httpx.Request: ...
+    def _auth_send(self, request: httpx.Request) -> httpx.Response: ...
+    async def _auth_asend(self, request: httpx.Request) -> httpx.Response: ...
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,7 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
     """
 
     plugin_name = "AuthPlugin"
+    authenticates = True
 
     def __init__(
         self,
@@ -142,7 +155,7 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
         self.client_id = client_id
         self.refresh_margin_s = require_wait("refresh_margin_s", refresh_margin_s)
         self._clock: Callable[[], float] = clock if clock is not None else time.monotonic
-        self._host: BaseFlexAPIClient | None = None
+        self._host: _AuthHost | None = None
         self._base_path = ""
         self._base_url = ""
         self._identity: Identity | None = None
@@ -156,8 +169,9 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
 
     # -- wiring -------------------------------------------------------------------------------
 
-    def attach(self, host: BaseFlexAPIClient) -> None:
+    def attach(self, client: Any) -> None:
         """Bind the plugin to the client whose transport it uses (done by ``add_plugin``)."""
+        host: _AuthHost = client
         self._host = host
         if self.user is None:
             self.user = host.user
@@ -167,7 +181,7 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
         self._base_url = host.base_url
         register_secret(self.user.password, self.user.access_token)
 
-    def _bound(self) -> BaseFlexAPIClient:
+    def _bound(self) -> _AuthHost:
         if self._host is None:
             raise ConfigurationError(
                 "AuthPlugin is not attached to a client; use client.add_plugin()"
@@ -228,17 +242,12 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
         """
         if method is None and url is None and headers is None and params is None and data is None:
             return self.validate_access_token()
-        if has_authorization(headers):
-            return None
-        realm = self._realm(url)
+        realm = _NONE if has_authorization(headers) else self._realm(url)
         if realm == _GEN2:
-            token = self.bearer_token()
-            if headers is not None:
-                headers["Authorization"] = f"Bearer {token}"
+            _authorize(headers, self.bearer_token())
         elif realm == _GEN1:
             jwt = self._jwt if self._jwt is not None else self._run(self._jwt_flow())
-            if headers is not None and jwt:
-                headers["Authorization"] = f"Bearer {jwt}"
+            _authorize(headers, jwt or None)  # no login token (device-token user): no header
         return None
 
     async def abefore_request(
@@ -250,17 +259,12 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
         data: Any = None,
     ) -> Any:
         """Async :meth:`before_request`."""
-        if has_authorization(headers):
-            return None
-        realm = self._realm(url)
+        realm = _NONE if has_authorization(headers) else self._realm(url)
         if realm == _GEN2:
-            token = await self.abearer_token()
-            if headers is not None:
-                headers["Authorization"] = f"Bearer {token}"
+            _authorize(headers, await self.abearer_token())
         elif realm == _GEN1:
             jwt = self._jwt if self._jwt is not None else await self._arun(self._jwt_flow())
-            if headers is not None and jwt:
-                headers["Authorization"] = f"Bearer {jwt}"
+            _authorize(headers, jwt or None)
         return None
 
     # -- public entry points ------------------------------------------------------------------
@@ -334,6 +338,30 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
                 return False
             await self._adrive(flow)
             return True
+
+    def recover(
+        self, prepared: PreparedRequest, response: httpx.Response, caller_authorized: bool
+    ) -> bool:
+        """After a response: on a 401 to our token, log in again and put the new token on
+        ``prepared``; True when the request should be sent once more.
+
+        A caller's own ``Authorization`` (``caller_authorized``) is theirs: no login, no resend.
+        """
+        rejected = _rejected(prepared, response, caller_authorized)
+        if rejected is None or not self.reauthenticate(rejected):
+            return False
+        self.before_request(**_hook_arguments(prepared))
+        return True
+
+    async def arecover(
+        self, prepared: PreparedRequest, response: httpx.Response, caller_authorized: bool
+    ) -> bool:
+        """Async :meth:`recover`."""
+        rejected = _rejected(prepared, response, caller_authorized)
+        if rejected is None or not await self.areauthenticate(rejected):
+            return False
+        await self.abefore_request(**_hook_arguments(prepared))
+        return True
 
     @property
     def is_authenticated(self) -> bool:
@@ -556,11 +584,38 @@ class AuthPlugin(Auth029Mixin, BasePlugin):
         )
 
 
+def _authorize(headers: MutableMapping[str, str] | None, token: str | None) -> None:
+    """Put ``Bearer <token>`` on ``headers`` (when there are headers and a token)."""
+    if headers is not None and token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+
+
 def has_authorization(headers: Mapping[str, str] | None) -> bool:
     """True if ``headers`` already carry an ``Authorization`` header (any letter case)."""
     if not headers:
         return False
     return any(key.lower() == "authorization" for key in headers)
+
+
+def _rejected(
+    prepared: PreparedRequest, response: httpx.Response, caller_authorized: bool
+) -> str | None:
+    """After a 401 to a request whose ``Authorization`` the plugin set: that header, taken off
+    the request (a new one replaces it); else ``None`` and the request is left as it is."""
+    if response.status_code != 401 or caller_authorized:
+        return None
+    return prepared.headers.pop("Authorization", None) or ""
+
+
+def _hook_arguments(prepared: PreparedRequest) -> dict[str, Any]:
+    """The keyword arguments of ``before_request`` for ``prepared``."""
+    return {
+        "method": prepared.method,
+        "url": prepared.url,
+        "headers": prepared.headers,
+        "params": prepared.params,
+        "data": prepared.data,
+    }
 
 
 def _done() -> Flow[None]:

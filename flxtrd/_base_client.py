@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -25,250 +24,26 @@ from flxtrd._config import (
     resolve_market,
     resolve_user,
 )
-from flxtrd._constants import (
-    DEFAULT_CONNECT_TIMEOUT_S,
-    DEFAULT_POOL_TIMEOUT_S,
-    DEFAULT_TIMEOUT_S,
-    LOGIN_PATH,
-    MPTOKEN_PATH,
-    RETRY_OPT_IN_EXTENSION,
-    TOKEN_PATH,
-    USER_AGENT,
+from flxtrd._defaults import USER_AGENT
+from flxtrd._errors import ConfigurationError, FlexError, FlexValidationError, MessageDecodeError
+from flxtrd._http import (
+    Operation,
+    PreparedRequest,
+    build_request,
+    error_for_response,
+    join_url,
+    make_timeout,
+    parse_with,
+    register_response_secrets,
 )
-from flxtrd._errors import (
-    ConfigurationError,
-    FlexConnectionError,
-    FlexError,
-    FlexStatusError,
-    FlexTimeoutError,
-    FlexValidationError,
-    MessageDecodeError,
-    status_error_for,
-)
-from flxtrd._log import redact, redact_url, register_secret
-from flxtrd._model_check import check_model
+from flxtrd._log import register_secret
 from flxtrd._plugins import BasePlugin, PluginChain
-from flxtrd._retry import RetryPolicy, is_certificate_error
+from flxtrd._retry import RetryPolicy
 from flxtrd._types import FlexResponse, Market, User
-from flxtrd._validation import require_wait
 
-if TYPE_CHECKING:
-    from flxtrd._auth import AuthPlugin
-
-__all__ = [
-    "BaseFlexAPIClient",
-    "Operation",
-    "PreparedRequest",
-    "RawResponse",
-    "build_request",
-    "error_for_response",
-    "join_url",
-    "make_timeout",
-    "register_response_secrets",
-    "translate_transport_error",
-]
+__all__ = ["BaseFlexAPIClient"]
 
 T = TypeVar("T")
-
-
-# --- request building ------------------------------------------------------------------------
-
-
-def make_timeout(timeout: float | httpx.Timeout | None) -> httpx.Timeout:
-    """The client's timeout: ``None`` means the defaults of ``flxtrd._constants`` (never "none").
-
-    A number is seconds, finite and > 0; an ``httpx.Timeout``'s ``connect``, ``read``,
-    ``write`` and ``pool`` must each be that or ``None`` (no limit, as httpx documents it).
-    """
-    if isinstance(timeout, httpx.Timeout):
-        for phase, value in timeout.as_dict().items():
-            if value is not None:
-                require_wait(f"timeout.{phase}", value, positive=True, none_means="no limit")
-        return timeout
-    if timeout is None:
-        return httpx.Timeout(
-            DEFAULT_TIMEOUT_S, connect=DEFAULT_CONNECT_TIMEOUT_S, pool=DEFAULT_POOL_TIMEOUT_S
-        )
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-        raise FlexValidationError(
-            "timeout", "must be a number of seconds or httpx.Timeout", timeout
-        )
-    return httpx.Timeout(require_wait("timeout", timeout, positive=True))
-
-
-def join_url(base_url: str, endpoint: str) -> str:
-    """``base_url`` + ``endpoint`` (a path, optionally with a query); absolute URLs are refused.
-
-    Refusing absolute URLs keeps credentials (the ``Authorization`` header) on the market host.
-    """
-    if not isinstance(endpoint, str):
-        raise FlexValidationError(
-            "endpoint", "must be a path string such as '/users/login'", endpoint
-        )
-    if "://" in endpoint or endpoint.startswith("//"):
-        raise FlexValidationError(
-            "endpoint", "must be a path on the market, not an absolute URL", redact_url(endpoint)
-        )
-    if not endpoint.startswith("/"):
-        endpoint = "/" + endpoint
-    return base_url + endpoint
-
-
-@dataclass
-class PreparedRequest:
-    """A request before plugins ran: plugins may still change ``headers`` (auth adds a token)."""
-
-    method: str
-    url: str = field(repr=False)  # may carry a device token (/users/mptoken/...)
-    params: Any = field(default=None, repr=False)
-    headers: dict[str, str] = field(default_factory=dict, repr=False)  # Authorization
-    data: Any = field(default=None, repr=False)  # login forms carry passwords
-    json: Any = field(default=None, repr=False)
-    content: bytes | None = field(default=None, repr=False)
-    retry_non_idempotent: bool = False
-    timeout: httpx.Timeout | None = None
-
-
-def build_request(prepared: PreparedRequest, timeout: httpx.Timeout) -> httpx.Request:
-    """Turn a prepared request into an ``httpx.Request`` carrying its timeout (and retry opt-in)."""
-    extensions: dict[str, Any] = {"timeout": (prepared.timeout or timeout).as_dict()}
-    if prepared.retry_non_idempotent:
-        extensions[RETRY_OPT_IN_EXTENSION] = True
-    url: str | httpx.URL = prepared.url
-    if prepared.params:
-        url = httpx.URL(url).copy_merge_params(prepared.params)  # keep the endpoint's own query
-    return httpx.Request(
-        prepared.method,
-        url,
-        headers=prepared.headers,
-        data=prepared.data,
-        json=prepared.json,
-        content=prepared.content,
-        extensions=extensions,
-    )
-
-
-# --- error mapping ---------------------------------------------------------------------------
-
-
-def error_for_response(response: httpx.Response) -> FlexStatusError | None:
-    """``None`` for a 2xx response, else the fitting :class:`~flxtrd.FlexStatusError` subclass."""
-    if 200 <= response.status_code < 300:
-        return None
-    return status_error_for(response.status_code, response)
-
-
-def translate_transport_error(exc: httpx.HTTPError, request: httpx.Request) -> FlexError:
-    """The flxtrd error for an httpx transport failure; secrets are redacted from the message."""
-    where = f"{request.method} {redact_url(str(request.url))}"
-    # The httpx error stays the __cause__; scrub registered secrets from its message too, since
-    # tracebacks print it (e.g. a URL with a device token in the path).
-    exc.args = tuple(redact(a) if isinstance(a, str) else a for a in exc.args)
-    detail = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.ConnectError) and is_certificate_error(exc):
-        return FlexConnectionError(
-            f"{where}: TLS certificate verification failed ({detail}); pass ca_bundle=... to"
-            " trust a private CA, or verify_ssl=False for a self-signed development server"
-        )
-    if isinstance(exc, httpx.TimeoutException):
-        return FlexTimeoutError(f"{where} timed out ({type(exc).__name__}): {detail}")
-    return FlexConnectionError(f"{where} failed ({type(exc).__name__}): {detail}")
-
-
-# --- typed operations ------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Operation(Generic[T]):
-    """One typed REST call: how to send it and how to parse a success into a generated model.
-
-    ``ok_statuses`` are parsed with ``parse``; any other status raises the mapped error.
-    """
-
-    name: str
-    method: str
-    path: str = field(repr=False)  # may carry a device token (/users/mptoken/...)
-    parse: Callable[[httpx.Response], T] = field(repr=False)
-    params: Mapping[str, Any] | None = field(default=None, repr=False)
-    headers: Mapping[str, str] | None = field(default=None, repr=False)
-    json: Any = field(default=None, repr=False)
-    data: Any = field(default=None, repr=False)  # login and token forms carry passwords
-    ok_statuses: frozenset[int] = frozenset({200})
-    retry_non_idempotent: bool = False
-
-
-@dataclass
-class RawResponse(Generic[T]):
-    """A typed call's result with the raw ``httpx.Response`` and the plugin data beside it."""
-
-    http_response: httpx.Response
-    parsed: T
-    plugin_data: dict[str, Any] | None = None
-
-    @property
-    def status_code(self) -> int:
-        """The HTTP status of the response."""
-        return self.http_response.status_code
-
-    @property
-    def headers(self) -> httpx.Headers:
-        """The response headers (e.g. ``ETag``)."""
-        return self.http_response.headers
-
-    def json(self) -> Any:
-        """The response body parsed as JSON."""
-        return self.http_response.json()
-
-
-def parse_with(op: Operation[T], response: httpx.Response) -> T:
-    """Parse a success response of ``op``; malformed bodies become MessageDecodeError.
-
-    The parsed model is type-checked field by field (``flxtrd._model_check``): a wrong-typed
-    field (``"power": "lots"``, ``"price": null``) is a MessageDecodeError naming the field.
-    """
-    try:
-        parsed = op.parse(response)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise MessageDecodeError(
-            redact(
-                f"{op.name}: the response body does not match the spec"
-                f" ({type(exc).__name__}: {exc})"
-            )
-        ) from exc
-    check_model(parsed, op.name)
-    return parsed
-
-
-_AUTH_PATHS = (LOGIN_PATH, MPTOKEN_PATH, TOKEN_PATH)
-_SECRET_SEARCH_DEPTH = 4
-
-
-def _token_values(body: Any, depth: int = 0) -> Iterator[str]:
-    """The string values of keys naming a token (``token``, ``access_token``, ...) in ``body``."""
-    if depth > _SECRET_SEARCH_DEPTH:
-        return
-    if isinstance(body, dict):
-        for key, value in body.items():
-            if isinstance(value, str) and isinstance(key, str) and "token" in key.lower():
-                yield value
-            elif isinstance(value, (dict, list)):
-                yield from _token_values(value, depth + 1)
-    elif isinstance(body, list):
-        for item in body:
-            yield from _token_values(item, depth + 1)
-
-
-def register_response_secrets(response: httpx.Response) -> None:
-    """Register the tokens of an auth call's answer (``/users/login``, ``/users/mptoken/``,
-    the OAuth2 token endpoint) that user code made with ``make_request``, so they are redacted
-    from logs as the ones the auth plugin obtains are."""
-    if not response.is_success or not any(p in response.request.url.path for p in _AUTH_PATHS):
-        return
-    try:
-        body = response.json()
-    except (ValueError, UnicodeDecodeError, httpx.ResponseNotRead):
-        return
-    register_secret(*_token_values(body))
 
 
 # --- the client core -------------------------------------------------------------------------
@@ -277,7 +52,8 @@ def register_response_secrets(response: httpx.Response) -> None:
 class BaseFlexAPIClient:
     """Configuration, request building, plugins and error mapping shared by both clients."""
 
-    _auth: AuthPlugin | None
+    #: The plugin that signs requests in (``BasePlugin.authenticates``), if one is installed.
+    _auth: BasePlugin | None
 
     def __init__(
         self,
@@ -348,18 +124,14 @@ class BaseFlexAPIClient:
 
     # -- plugins ------------------------------------------------------------------------------
 
-    def _new_auth_plugin(self) -> AuthPlugin:
-        """The default auth plugin for this client's user and market."""
-        from flxtrd._auth import AuthPlugin
-
-        return AuthPlugin(self.user, location_id=self.location_id, clock=self._clock)
+    def _new_auth_plugin(self) -> BasePlugin:
+        """The default auth plugin for this client's user and market (the clients make one)."""
+        raise ConfigurationError(f"{type(self).__name__} has no default auth plugin; pass one")
 
     def _install_plugins(self, plugins: Iterable[BasePlugin] | None) -> None:
-        """Add the given plugins; prepend the default AuthPlugin unless one was given."""
-        from flxtrd._auth import AuthPlugin
-
+        """Add the given plugins; prepend the default auth plugin unless one was given."""
         given = list(plugins or ())
-        if not any(isinstance(p, AuthPlugin) for p in given):
+        if not any(getattr(p, "authenticates", False) for p in given):
             given.insert(0, self._new_auth_plugin())
         for plugin in given:
             self.add_plugin(plugin)
@@ -369,20 +141,12 @@ class BaseFlexAPIClient:
         """The plugins in the order their hooks run (a copy; use add_plugin/remove_plugin)."""
         return list(self._chain.plugins)
 
-    @property
-    def auth(self) -> AuthPlugin | None:
-        """The client's :class:`~flxtrd.AuthPlugin`, if one is installed."""
-        return self._auth
-
     def add_plugin(self, plugin: BasePlugin) -> None:
         """Add a plugin; one of the same type already present wins (as in flxtrd 0.2.9)."""
-        from flxtrd._auth import AuthPlugin
-
         if not isinstance(plugin, BasePlugin):
             raise FlexValidationError("plugin", "must be a BasePlugin", plugin)
-        is_auth = isinstance(plugin, AuthPlugin)
-        if self._chain.add(plugin, first=is_auth) and is_auth:
-            assert isinstance(plugin, AuthPlugin)
+        authenticates = plugin.authenticates
+        if self._chain.add(plugin, first=authenticates) and authenticates:
             plugin.attach(self)
             self._auth = plugin
 

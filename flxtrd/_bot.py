@@ -59,7 +59,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from flxtrd._bounds import MAX_DURATION_MS
 from flxtrd._cli_args import positive_factor, seconds
-from flxtrd._constants import ENV_MARKET_URL, ENV_PASSWORD, ENV_USERNAME
+from flxtrd._defaults import ENV_MARKET_URL, ENV_PASSWORD, ENV_USERNAME
 from flxtrd._errors import FlexConnectionError, FlexError, FlexTimeoutError
 from flxtrd._log import get_logger
 from flxtrd._retry import RetryPolicy
@@ -889,7 +889,7 @@ class SandboxSimulation:
 
     def _connection(self, name: str) -> MarketConnection:
         """The connection of bot ``name`` for the simulation's generation."""
-        from flxtrd._constants import SANDBOX_BASE_URL
+        from flxtrd._defaults import SANDBOX_BASE_URL
 
         client = self.client(name)
         if self.generation == 2:

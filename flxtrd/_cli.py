@@ -12,7 +12,6 @@ environment, and prompt for a missing password on a terminal.
 from __future__ import annotations
 
 import argparse
-import getpass
 import logging
 import os
 import sys
@@ -21,7 +20,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from flxtrd._cli_args import seconds
-from flxtrd._constants import ENV_MARKET_URL, ENV_PASSWORD, ENV_USERNAME, SANDBOX_SCHEME
+from flxtrd._cli_common import (
+    MS_PER_MINUTE,
+    QUARTER_HOUR_MS,
+    _add_market_options,
+    _client_from,
+    next_quarter_hour_ms,
+    now_ms,
+)
+from flxtrd._defaults import SANDBOX_SCHEME
 from flxtrd._errors import FlexError, FlexTimeoutError
 from flxtrd._exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, exit_code_for
 from flxtrd._types import Flexibility, MarketOrder, OrderType, User
@@ -31,8 +38,6 @@ if TYPE_CHECKING:
     from flxtrd._market_messages import MarketMessage
 
 SANDBOX_URL = f"{SANDBOX_SCHEME}://"
-MS_PER_MINUTE = 60_000
-QUARTER_HOUR_MS = 15 * MS_PER_MINUTE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,17 +129,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_rest_commands(parser, commands)
     return parser
-
-
-def _add_market_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--market", "--market-url", default=None,
-        help="market URL or host (default: FLXTRD_MARKET_URL)",
-    )  # fmt: skip
-    parser.add_argument("--broker", default=None, help="broker URL (default: FLXTRD_BROKER_URL)")
-    parser.add_argument(
-        "--insecure", action="store_true", help="do not verify TLS certificates (development only)"
-    )
 
 
 # -- demo -------------------------------------------------------------------------------------
@@ -249,39 +243,7 @@ def _iso(epoch_ms: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(epoch_ms / 1000))
 
 
-def now_ms() -> int:
-    """The wall clock in epoch milliseconds."""
-    return time.time_ns() // 1_000_000
-
-
-def next_quarter_hour_ms(epoch_ms: int) -> int:
-    """The first quarter hour (:00, :15, :30, :45) at or after ``epoch_ms``."""
-    return -(-epoch_ms // QUARTER_HOUR_MS) * QUARTER_HOUR_MS
-
-
 # -- login, order, listen ---------------------------------------------------------------------
-
-
-def _client_from(args: argparse.Namespace) -> FlexAPIClient:
-    """A client for --market/--broker (else the environment) with credentials from the env."""
-    from flxtrd._client import FlexAPIClient
-
-    user = User(
-        name=os.environ.get(ENV_USERNAME),
-        password=os.environ.get(ENV_PASSWORD) or _prompt_password(),
-    )
-    return FlexAPIClient(
-        base_url=args.market or os.environ.get(ENV_MARKET_URL),
-        user=user,
-        broker_url=args.broker,
-        verify_ssl=not args.insecure,
-    )
-
-
-def _prompt_password() -> str | None:
-    if not sys.stdin.isatty():
-        return None
-    return getpass.getpass(f"password (or set {ENV_PASSWORD}): ") or None
 
 
 def run_login(args: argparse.Namespace) -> int:

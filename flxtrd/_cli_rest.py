@@ -28,7 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from flxtrd import _cli
+from flxtrd import _cli_common as _cli
 from flxtrd._cli_args import positive_int, positive_seconds
 from flxtrd._cli_output import (
     CONTRACT_COLUMNS,
@@ -344,7 +344,7 @@ def _extend_order(order: argparse.ArgumentParser) -> None:
         help="print one JSON object a line: the order (generation 2), or the broker's receipt"
         " and each reply (generation 1)",
     )  # fmt: skip
-    order.set_defaults(handler=run_order)
+    order.set_defaults(handler=_order_handler(order.get_default("handler")))
 
 
 # --- orders, contracts, deals ------------------------------------------------------------------
@@ -482,13 +482,19 @@ def run_stream(args: argparse.Namespace) -> int:
 # --- order --generation 2 ----------------------------------------------------------------------
 
 
-def run_order(args: argparse.Namespace) -> int:
-    """``order``: generation 1 over AMQP (the existing command), or generation 2 over REST."""
-    if args.generation == 2:
-        return _order_gen2(args)
-    if args.json:
-        return _order_gen1_json(args)
-    return _cli.run_order(args)
+def _order_handler(
+    gen1: Callable[[argparse.Namespace], int],
+) -> Callable[[argparse.Namespace], int]:
+    """The ``order`` command: ``gen1`` (the existing AMQP command), or generation 2 over REST."""
+
+    def run_order(args: argparse.Namespace) -> int:
+        if args.generation == 2:
+            return _order_gen2(args)
+        if args.json:
+            return _order_gen1_json(args)
+        return gen1(args)
+
+    return run_order
 
 
 def _order_gen2(args: argparse.Namespace) -> int:

@@ -69,7 +69,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flxtrd._constants import (
+from flxtrd._defaults import (
     DEFAULT_BROKER_PORT,
     DEFAULT_MARKET_URL,
     ENV_ACCESS_TOKEN,

@@ -17,13 +17,13 @@ from collections import OrderedDict
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from flxtrd._rest import list_deals_op
+from flxtrd._operations import list_deals_op
 
 if TYPE_CHECKING:
     import httpx
     from glocalflex_rest.models import Deal
 
-    from flxtrd._base_client import Operation, RawResponse
+    from flxtrd._http import Operation, RawResponse
 
 __all__ = ["MAX_ENTRIES", "DealsCache"]
 

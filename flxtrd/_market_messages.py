@@ -22,7 +22,6 @@ A :class:`MarketMessage` keeps three views of one reply:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
@@ -38,6 +37,7 @@ from glocalflex_messages.models import (
 
 from flxtrd._bounds import MAX_TIME_MS
 from flxtrd._errors import MessageDecodeError
+from flxtrd._validation import current_time_ms
 
 __all__ = [
     "AskClosedOrder",
@@ -59,7 +59,7 @@ _dict_decoder: msgspec.json.Decoder[dict[str, Any]] = msgspec.json.Decoder(dict[
 
 
 def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
+    return current_time_ms()
 
 
 def _read_only(*_: object, **__: object) -> NoReturn:

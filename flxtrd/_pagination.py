@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from typing import Any, Generic, TypeVar
 
-__all__ = ["AsyncPage", "AsyncPaginator", "SyncPage"]
+__all__ = ["AsyncPage", "AsyncPaginator", "SyncPage", "apaginate", "paginate"]
 
 T = TypeVar("T")
 
@@ -159,3 +159,13 @@ class AsyncPaginator(Generic[T]):
         page = await self._first()
         async for item in page:
             yield item
+
+
+def paginate(fetch: Callable[[int], SyncPage[T]]) -> SyncPage[T]:
+    """What a sync ``pages()`` returns: the first page, fetched now."""
+    return fetch(0)
+
+
+def apaginate(fetch: Callable[[int], Awaitable[AsyncPage[T]]]) -> AsyncPaginator[T]:
+    """What an async ``pages()`` returns: awaited, the first page; ``async for``, all items."""
+    return AsyncPaginator(lambda: fetch(0))

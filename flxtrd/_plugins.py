@@ -43,6 +43,14 @@ class BasePlugin:
 
     #: Name used in log lines and as the ``plugin_data`` key prefix; defaults to the class name.
     plugin_name: ClassVar[str] = ""
+    #: True for a plugin that signs the client's requests in (:class:`~flxtrd.AuthPlugin`): it
+    #: runs first, is attached to the client (:meth:`attach`) and is the client's ``auth``; a
+    #: client given none adds its default one.
+    authenticates: ClassVar[bool] = False
+
+    def attach(self, client: Any) -> None:
+        """Bind an authenticating plugin to the client it was added to (a no-op by default)."""
+        return None
 
     def before_request(
         self,

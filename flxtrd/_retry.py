@@ -1,10 +1,10 @@
-"""Retrying httpx transports: exponential backoff with jitter, ``Retry-After``, idempotency.
+"""The REST retry policy and decision: backoff with jitter, ``Retry-After``, idempotency.
 
 :func:`decide_retry` is the one retry decision; it logs why it retries (INFO) or why it does not
-although it could have (DEBUG). :class:`RetryTransport` and :class:`AsyncRetryTransport` wrap any
-httpx transport with it, so retries happen below the client and every request path (typed calls,
-``make_request``, auth) shares one policy. Clock, sleep and randomness are injected, so tests
-check the number of attempts and the backoff bounds without sleeping.
+although it could have (DEBUG). The retrying transports (``flxtrd._async_transport`` and the
+sync ``flxtrd._transport`` generated from it) wrap any httpx transport with it, so retries happen
+below the client and every request path (typed calls, ``make_request``, auth) shares one policy.
+No I/O here: the transports inject clock, sleep and randomness.
 
 What is retried (at most ``max_retries`` times after the first attempt):
 
@@ -30,17 +30,14 @@ it, and one longer than ``max_retry_after_s`` ends the retries (the caller gets 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 import ssl
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
 
-from flxtrd._constants import (
+from flxtrd._backoff import Backoff
+from flxtrd._defaults import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_MAX_RETRY_AFTER_S,
     DEFAULT_MAX_RETRY_DELAY_S,
@@ -55,12 +52,12 @@ from flxtrd._log import get_logger, redact_url
 from flxtrd._validation import require_wait
 
 __all__ = [
-    "AsyncRetryTransport",
     "RetryDecision",
     "RetryPolicy",
-    "RetryTransport",
     "decide_retry",
     "is_certificate_error",
+    "is_upgrade",
+    "may_retry_method",
 ]
 
 _logger = get_logger("retry")
@@ -68,7 +65,7 @@ _logger = get_logger("retry")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How often and how long to retry; the defaults live in ``flxtrd._constants``."""
+    """How often and how long to retry; the defaults live in ``flxtrd._defaults``."""
 
     max_retries: int = DEFAULT_MAX_RETRIES
     initial_delay_s: float = DEFAULT_RETRY_DELAY_S
@@ -87,15 +84,18 @@ class RetryPolicy:
         for name in ("initial_delay_s", "max_delay_s", "max_retry_after_s"):
             require_wait(name, getattr(self, name))
 
+    @property
+    def backoff(self) -> Backoff:
+        """The backoff this policy waits by (``flxtrd._backoff``, shared with streams)."""
+        return Backoff(self.initial_delay_s, self.max_delay_s, 2.0, self.jitter)
+
     def backoff_s(self, retry_index: int, random_fraction: float) -> float:
         """The wait before retry ``retry_index`` (0-based) for a ``random_fraction`` in [0, 1)."""
-        base = min(self.initial_delay_s * (2.0**retry_index), self.max_delay_s)
-        return base * (1.0 - self.jitter * random_fraction)
+        return self.backoff.delay(retry_index, random_fraction)
 
     def backoff_bounds_s(self, retry_index: int) -> tuple[float, float]:
         """The smallest and largest wait :meth:`backoff_s` can return for ``retry_index``."""
-        base = min(self.initial_delay_s * (2.0**retry_index), self.max_delay_s)
-        return base * (1.0 - self.jitter), base
+        return self.backoff.bounds(retry_index)
 
 
 #: A policy that never retries.
@@ -111,7 +111,7 @@ class RetryDecision:
     reason: str
 
 
-def _may_retry_method(policy: RetryPolicy, request: httpx.Request) -> bool:
+def may_retry_method(policy: RetryPolicy, request: httpx.Request) -> bool:
     """True when the request may be sent twice: idempotent, or opted in."""
     return (
         request.method in policy.idempotent_methods
@@ -159,7 +159,7 @@ def decide_retry(
         if policy.max_retries and _logger.isEnabledFor(logging.INFO):
             _logger.info("Not retrying %s: %s", where, reason)
         return RetryDecision(False, 0.0, reason)
-    if not safe_anyway and not _may_retry_method(policy, request):
+    if not safe_anyway and not may_retry_method(policy, request):
         reason = f"{cause}; {request.method} is not idempotent and retries were not opted in"
         if _logger.isEnabledFor(logging.DEBUG):
             _logger.debug("Not retrying %s: %s", where, reason)
@@ -211,73 +211,7 @@ def _describe(request: httpx.Request) -> str:
     return f"{request.method} {redact_url(str(request.url), path_only=True)}"
 
 
-class RetryTransport(httpx.BaseTransport):
-    """A sync httpx transport that retries through :func:`decide_retry`.
-
-    ``sleep``, ``clock`` (epoch seconds, for ``Retry-After`` dates) and ``random`` (a ``[0, 1)``
-    source for the jitter) are injectable for tests.
-    """
-
-    def __init__(
-        self,
-        transport: httpx.BaseTransport,
-        policy: RetryPolicy | None = None,
-        *,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.time,
-        random: Callable[[], float] = random.random,
-    ) -> None:
-        self.transport = transport
-        self.policy = policy if policy is not None else RetryPolicy()
-        self._sleep = sleep
-        self._clock = clock
-        self._random = random
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request``, retrying as the policy allows."""
-        retries = 0
-        policy = self.policy
-        while True:
-            try:
-                response = self.transport.handle_request(request)
-                if _is_upgrade(request, response):
-                    return response  # the socket now belongs to the caller: never read it
-                if response.status_code not in policy.statuses:
-                    if retries < policy.max_retries and _may_retry_method(policy, request):
-                        response = _read_body(response)  # a body breaking off is retried too
-                    return response
-            except httpx.TransportError as exc:
-                decision = decide_retry(
-                    self.policy,
-                    request,
-                    retries,
-                    error=exc,
-                    now=self._clock(),
-                    random_fraction=self._random(),
-                )
-                if not decision.retry:
-                    raise
-            else:
-                decision = decide_retry(
-                    self.policy,
-                    request,
-                    retries,
-                    response=response,
-                    now=self._clock(),
-                    random_fraction=self._random(),
-                )
-                if not decision.retry:
-                    return response
-                _discard(response)
-            self._sleep(decision.delay_s)
-            retries += 1
-
-    def close(self) -> None:
-        """Close the wrapped transport."""
-        self.transport.close()
-
-
-def _is_upgrade(request: httpx.Request, response: httpx.Response) -> bool:
+def is_upgrade(request: httpx.Request, response: httpx.Response) -> bool:
     """True when ``response`` hands the connection over (``101 Switching Protocols``, any other
     1xx, a 2xx to ``CONNECT``): reading or closing its body would close the upgraded socket.
 
@@ -285,121 +219,3 @@ def _is_upgrade(request: httpx.Request, response: httpx.Response) -> bool:
     """
     status = response.status_code
     return status < 200 or (request.method == "CONNECT" and status < 300)
-
-
-def _read_body(response: httpx.Response) -> httpx.Response:
-    """The response with its raw body read now, as a new in-memory response (encoding intact).
-
-    Raises the transport's error when the body breaks off; the connection is released either
-    way. A response whose body was already read (e.g. by a wrapped transport) is returned as is.
-    """
-    if response.is_stream_consumed or response.is_closed:
-        return response
-    try:
-        body = b"".join(response.iter_raw())
-    finally:
-        response.close()
-    return httpx.Response(
-        response.status_code,
-        headers=response.headers,
-        stream=httpx.ByteStream(body),
-        extensions=response.extensions,
-    )
-
-
-async def _aread_body(response: httpx.Response) -> httpx.Response:
-    """Async :func:`_read_body`."""
-    if response.is_stream_consumed or response.is_closed:
-        return response
-    try:
-        body = b"".join([chunk async for chunk in response.aiter_raw()])
-    finally:
-        await response.aclose()
-    return httpx.Response(
-        response.status_code,
-        headers=response.headers,
-        stream=httpx.ByteStream(body),
-        extensions=response.extensions,
-    )
-
-
-def _discard(response: httpx.Response) -> None:
-    """Read and close a response that will be retried, so its connection returns to the pool."""
-    try:
-        response.read()
-    except httpx.HTTPError:
-        pass
-    finally:
-        response.close()
-
-
-async def _adiscard(response: httpx.Response) -> None:
-    """Async :func:`_discard`."""
-    try:
-        await response.aread()
-    except httpx.HTTPError:
-        pass
-    finally:
-        await response.aclose()
-
-
-class AsyncRetryTransport(httpx.AsyncBaseTransport):
-    """The async twin of :class:`RetryTransport`; ``sleep`` is awaited."""
-
-    def __init__(
-        self,
-        transport: httpx.AsyncBaseTransport,
-        policy: RetryPolicy | None = None,
-        *,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        clock: Callable[[], float] = time.time,
-        random: Callable[[], float] = random.random,
-    ) -> None:
-        self.transport = transport
-        self.policy = policy if policy is not None else RetryPolicy()
-        self._sleep = sleep
-        self._clock = clock
-        self._random = random
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        """Send ``request``, retrying as the policy allows."""
-        retries = 0
-        policy = self.policy
-        while True:
-            try:
-                response = await self.transport.handle_async_request(request)
-                if _is_upgrade(request, response):
-                    return response  # the socket now belongs to the caller: never read it
-                if response.status_code not in policy.statuses:
-                    if retries < policy.max_retries and _may_retry_method(policy, request):
-                        response = await _aread_body(response)  # breaking off: retried too
-                    return response
-            except httpx.TransportError as exc:
-                decision = decide_retry(
-                    self.policy,
-                    request,
-                    retries,
-                    error=exc,
-                    now=self._clock(),
-                    random_fraction=self._random(),
-                )
-                if not decision.retry:
-                    raise
-            else:
-                decision = decide_retry(
-                    self.policy,
-                    request,
-                    retries,
-                    response=response,
-                    now=self._clock(),
-                    random_fraction=self._random(),
-                )
-                if not decision.retry:
-                    return response
-                await _adiscard(response)
-            await self._sleep(decision.delay_s)
-            retries += 1
-
-    async def aclose(self) -> None:
-        """Close the wrapped transport."""
-        await self.transport.aclose()

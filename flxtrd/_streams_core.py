@@ -1,9 +1,76 @@
-"""The I/O-free core shared by :class:`~flxtrd._streams.MarketStream` and its async twin.
+"""WebSocket market streams (API generation 2): trade, ticker and order-book events.
+
+Usage::
+
+    with MarketStream("https://test.glocalflexmarket.com", token_source) as market:
+        for event in market.stream("ticker"):
+            print(event.received_at, event.model.data.price)
+
+    async with AsyncMarketStream("https://test.glocalflexmarket.com", token_source) as market:
+        async for event in market.stream("trade"):
+            ...
+
+Streams and what they carry (typed models from ``glocalflex_messages.models``):
+
+=============  ==========================  ================================================
+kind           path                        ``MarketEvent.model``
+=============  ==========================  ================================================
+``trade``      ``/api/v1/ws/trade/``       ``OrderStatusUpdate`` | ``ContractStatusUpdate``
+``ticker``     ``/api/v1/ws/ticker/``      ``Ticker``
+``orderbook``  ``/api/v1/ws/orderbook/``   ``Orderbook``
+=============  ==========================  ================================================
+
+**Events.** Iterating a subscription yields :class:`MarketEvent` ``(kind, model, raw,
+received_at)``: the typed model, the frame as received (``str`` or ``bytes``) and when it arrived
+(UTC). ``Control`` messages are never yielded: the first one is the connection handshake, later
+ones are counted in ``stats.controls`` and passed to ``on_control``.
+
+**Handshake.** After every (re)connect the server's first message must be
+``{"type": "control", "status": "success", ...}``. A control message with status ``error`` or any
+other first message raises :class:`StreamHandshakeError` (not retried); no message within
+``handshake_timeout`` is a connection failure (retried).
+
+**Invalid messages** (not JSON, wrong fields, a ``type`` this stream does not carry) are skipped,
+never raised: each is counted in ``stats.rejected`` (``stats.unknown`` counts those with an
+unknown ``type``), logged at DEBUG and passed to ``on_invalid(raw, MessageDecodeError)``.
+
+**Reconnect.** A lost connection (server close, network error, keepalive ping timeout) and a
+failed connect (network error, handshake timeout, upgrade rejected with 408/429/5xx) are retried
+after an exponential backoff with jitter (:class:`ReconnectPolicy`): the wait before retry ``n``
+(1-based) is ``min(initial_delay * multiplier**(n-1), max_delay)`` shortened by a random
+fraction of at most ``jitter``; a ``Retry-After`` on a 429/503 raises it (up to ``max_delay``).
+``n`` counts consecutive failures and drops; it restarts at 1 when the dropped connection was
+healthy (delivered an event, or stayed up ``stable_after`` seconds). After ``max_attempts``
+consecutive failed retries the iterator raises :class:`~flxtrd.FlexConnectionError` (from the
+last cause) and ends. The first connect is not delayed.
+
+**Tokens.** The bearer token is asked for on every (re)connect, never cached by the stream. When
+the server rejects the upgrade with 401/403, or closes the socket with an auth close code (1008,
+4001, 4003, 4401, 4403), the stream refreshes the token first (``TokenSource.refresh()``) and
+reconnects at once; a second rejection right after a refresh raises
+:class:`~flxtrd.AuthenticationError` / :class:`~flxtrd.PermissionDeniedError`. Other statuses
+(404, ...) raise the matching :class:`~flxtrd.FlexStatusError`. Tokens are registered with the
+secrets filter and never appear in log records, reprs or exception messages.
+
+**Timeouts and keepalive.** httpx-ws pings the server every ``keepalive_interval`` seconds and
+drops the connection (then reconnects) when no pong comes within ``keepalive_timeout``. With
+``receive_timeout`` set, an iteration that sees no event in time raises
+:class:`~flxtrd.FlexTimeoutError`; the connection stays open and iterating again resumes.
+
+**I/O.** The sync classes use an ``httpx.Client`` (httpx-ws runs the socket in background
+threads; :meth:`MarketSubscription.close` may be called from another thread and wakes a blocked
+iteration). The async classes run on asyncio with an ``httpx.AsyncClient``; each connection lives
+in its own task, so the session's task group never spans the caller's code. Pass ``client=`` (not
+closed by the stream) or ``transport=`` (e.g. httpx-ws's ``ASGIWebSocketTransport`` in tests).
+
+**Code.** The I/O-free core shared by :class:`~flxtrd._streams.MarketStream` and its async twin.
 
 Everything about a stream subscription except sockets lives here: the stream kinds and their
 decoders, :class:`MarketEvent`, :class:`StreamStats`, :class:`ReconnectPolicy`, token-provider
 normalisation, URL building, the first-control check, decoding with rejection counting, and the
-reconnect decisions (:class:`_SubscriptionCore`). ``flxtrd._streams`` adds the sync and async I/O.
+reconnect decisions (:class:`_SubscriptionCore`). ``flxtrd._async_streams`` (and the sync
+``flxtrd._streams`` generated from it) adds the
+subscription and stream classes, ``flxtrd._stream_io`` the sockets.
 """
 
 from __future__ import annotations
@@ -14,6 +81,7 @@ import logging
 import math
 import operator
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +99,23 @@ from glocalflex_messages.models import (
 )
 from httpx_ws import WebSocketDisconnect, WebSocketNetworkError, WebSocketUpgradeError
 
+from flxtrd._backoff import Backoff
+from flxtrd._defaults import (
+    DEFAULT_KEEPALIVE_INTERVAL_S,
+    DEFAULT_KEEPALIVE_TIMEOUT_S,
+    DEFAULT_STREAM_CONNECT_TIMEOUT_S,
+    DEFAULT_STREAM_HANDSHAKE_TIMEOUT_S,
+    DEFAULT_STREAM_INITIAL_DELAY_S,
+    DEFAULT_STREAM_JITTER,
+    DEFAULT_STREAM_MAX_ATTEMPTS,
+    DEFAULT_STREAM_MAX_DELAY_S,
+    DEFAULT_STREAM_MULTIPLIER,
+    DEFAULT_STREAM_QUEUE_SIZE,
+    DEFAULT_STREAM_STABLE_AFTER_S,
+)
+from flxtrd._defaults import STREAM_AUTH_CLOSE_CODES as _AUTH_CLOSE_CODES
+from flxtrd._defaults import STREAM_AUTH_STATUSES as _AUTH_STATUSES
+from flxtrd._defaults import STREAM_RETRY_STATUSES as _RETRY_STATUSES
 from flxtrd._errors import (
     AuthenticationError,
     ConfigurationError,
@@ -63,26 +148,6 @@ __all__ = [
 
 _logger = get_logger("streams")
 
-# --- Defaults (stream-specific; the REST ones live in flxtrd._constants) -----------------------
-
-DEFAULT_STREAM_MAX_ATTEMPTS = 10
-DEFAULT_STREAM_INITIAL_DELAY_S = 0.5
-DEFAULT_STREAM_MAX_DELAY_S = 30.0
-DEFAULT_STREAM_MULTIPLIER = 2.0
-DEFAULT_STREAM_JITTER = 0.25
-DEFAULT_STREAM_STABLE_AFTER_S = 30.0
-DEFAULT_STREAM_CONNECT_TIMEOUT_S = 10.0
-DEFAULT_STREAM_HANDSHAKE_TIMEOUT_S = 10.0
-DEFAULT_KEEPALIVE_INTERVAL_S = 20.0
-DEFAULT_KEEPALIVE_TIMEOUT_S = 20.0
-DEFAULT_STREAM_QUEUE_SIZE = 512
-
-#: Upgrade statuses after which a reconnect may succeed (the others are raised).
-_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-#: Upgrade statuses that mean "the token was refused": refresh it, then reconnect once.
-_AUTH_STATUSES = frozenset({401, 403})
-#: Close codes servers use for "policy violation" / "unauthorized": refresh before reconnecting.
-_AUTH_CLOSE_CODES = frozenset({1008, 4001, 4003, 4401, 4403})
 _EXCERPT = 120
 
 # --- Public types ------------------------------------------------------------------------------
@@ -183,18 +248,18 @@ class ReconnectPolicy:
             raise FlexValidationError("jitter", "must be between 0 and 1", self.jitter)
         require_wait("stable_after", self.stable_after)
 
+    @property
+    def backoff(self) -> Backoff:
+        """The backoff this policy waits by (``flxtrd._backoff``, shared with REST retries)."""
+        return Backoff(self.initial_delay, self.max_delay, self.multiplier, self.jitter)
+
     def bounds(self, attempt: int) -> tuple[float, float]:
         """The shortest and longest wait before retry ``attempt`` (1-based)."""
-        try:
-            base = min(self.initial_delay * self.multiplier ** max(attempt - 1, 0), self.max_delay)
-        except OverflowError:
-            base = self.max_delay
-        return base * (1.0 - self.jitter), base
+        return self.backoff.bounds(attempt - 1)
 
     def delay(self, attempt: int, random_fraction: float) -> float:
         """The wait before retry ``attempt`` (1-based) for a ``random_fraction`` in [0, 1)."""
-        low, high = self.bounds(attempt)
-        return high - (high - low) * random_fraction
+        return self.backoff.delay(attempt - 1, random_fraction)
 
 
 @runtime_checkable
@@ -302,7 +367,7 @@ def _sync_value(value: object, what: str) -> object:
     return value
 
 
-async def _async_value(value: object) -> object:
+async def _async_value(value: object, what: str = "") -> object:
     """Await ``value`` if it is awaitable."""
     if inspect.isawaitable(value):
         return await value
@@ -717,10 +782,79 @@ class _SubscriptionBase:
         return f"<{type(self).__name__} {self.kind} {self.url} {state}>"
 
 
-class _StreamBase:
-    """The repr and base URL the sync and async stream classes share."""
+C = TypeVar("C")  # the httpx client (sync or async)
+X = TypeVar("X")  # the httpx transport
+S = TypeVar("S")  # the backoff sleep
+P = TypeVar("P")  # the token provider
+
+
+class _StreamBase(Generic[C, X, S, P]):
+    """The constructor, repr and base URL of both stream classes; they add the I/O.
+
+    One constructor for :class:`~flxtrd.MarketStream` and :class:`~flxtrd.AsyncMarketStream`
+    (its arguments are documented on them), typed by what differs: the httpx client and
+    transport, the sleep and the token provider. A subclass only sets up its own state
+    (:meth:`_init_io`) and makes its client (:meth:`_new_client`).
+    """
 
     _config: _StreamConfig
+
+    def __init__(
+        self,
+        base_url: str | httpx.URL,
+        token_provider: P,
+        *,
+        client: C | None = None,
+        transport: X | None = None,
+        connect_timeout: float = DEFAULT_STREAM_CONNECT_TIMEOUT_S,
+        reconnect: ReconnectPolicy | None = None,
+        receive_timeout: float | None = None,
+        handshake_timeout: float = DEFAULT_STREAM_HANDSHAKE_TIMEOUT_S,
+        keepalive_interval: float | None = DEFAULT_KEEPALIVE_INTERVAL_S,
+        keepalive_timeout: float | None = DEFAULT_KEEPALIVE_TIMEOUT_S,
+        queue_size: int = DEFAULT_STREAM_QUEUE_SIZE,
+        on_invalid: InvalidHook | None = None,
+        on_control: ControlHook | None = None,
+        sleep: S | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] | None = None,
+    ) -> None:
+        if client is not None and transport is not None:
+            raise ConfigurationError("pass client= or transport=, not both")
+        connect_timeout = require_wait("connect_timeout", connect_timeout, positive=True)
+        self._init_io()
+        self._config = _make_config(
+            base_url,
+            token_provider,
+            reconnect=reconnect,
+            receive_timeout=receive_timeout,
+            handshake_timeout=handshake_timeout,
+            keepalive_interval=keepalive_interval,
+            keepalive_timeout=keepalive_timeout,
+            queue_size=queue_size,
+            on_invalid=on_invalid,
+            on_control=on_control,
+            clock=clock,
+            wall_clock=wall_clock,
+            rng=rng,
+        )
+        self._owns_client = client is None
+        self._client: C = (
+            client
+            if client is not None
+            else self._new_client(transport, httpx.Timeout(connect_timeout))
+        )
+        self._sleep: S | None = sleep
+        self._closed = False
+
+    def _init_io(self) -> None:
+        """Set up what the subclass's I/O keeps (its subscriptions, locks)."""
+        raise NotImplementedError
+
+    def _new_client(self, transport: X | None, timeout: httpx.Timeout) -> C:
+        """The httpx client a stream builds (and closes) when it is given none."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={redact_url(self._config.base_url)!r})"

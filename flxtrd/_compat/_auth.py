@@ -21,14 +21,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 
-from flxtrd._constants import LOGIN_PATH
+import httpx
+
+from flxtrd._base_client import BaseFlexAPIClient
+from flxtrd._defaults import LOGIN_PATH
 from flxtrd._errors import ConfigurationError, FlexStatusError, FlexValidationError
 from flxtrd._log import get_logger
+from flxtrd._operations import mptoken_op
+from flxtrd._rest import RestAPI
 
 if TYPE_CHECKING:
     from collections.abc import Generator
 
-    import httpx
     from glocalflex_rest.models import MptokenResponse
 
     from flxtrd._auth import AuthPlugin, Identity
@@ -78,15 +82,8 @@ class Auth029Mixin:
             raise ConfigurationError(
                 "an AuthPlugin used on its own needs market=; or add it to a client"
             )
-        from flxtrd._client import FlexAPIClient
-
-        # The client attaches the plugin (its _host), which keeps the client alive.
-        FlexAPIClient(
-            market=plugin.market,
-            user=plugin._user(),
-            plugins=[plugin],
-            verify_ssl=plugin.verify_ssl,
-        )
+        # The host attaches the plugin (its _host), which keeps the host alive.
+        _StandaloneHost(plugin)
 
     def validate_access_token(self) -> AuthResponse:
         """Validate the user's device access token (0.2.9's ``before_request()``).
@@ -134,11 +131,32 @@ class Auth029Mixin:
         return _authenticated(plugin)
 
 
+class _StandaloneHost(BaseFlexAPIClient):
+    """The client core with a sync REST pool, for one AuthPlugin used on its own (0.2.9)."""
+
+    def __init__(self, plugin: AuthPlugin) -> None:
+        super().__init__(
+            market=plugin.market,
+            user=plugin._user(),
+            plugins=[plugin],
+            verify_ssl=plugin.verify_ssl,
+        )
+        self.request_protocol = RestAPI(
+            self.endpoint,
+            verify_ssl=self.verify_ssl,
+            ca_bundle=self.ca_bundle,
+            timeout=self.timeout,
+            retry_policy=self.retry_policy,
+        )
+
+    def _auth_send(self, request: httpx.Request) -> httpx.Response:
+        """Send one of the plugin's requests."""
+        return self.request_protocol.send(request)
+
+
 def _mptoken_identity_flow(
     plugin: AuthPlugin, token: str
 ) -> Generator[httpx.Request, httpx.Response, Identity]:
     """``GET /users/mptoken/{token}`` only (no login fallback): the token's identity."""
-    from flxtrd._rest import mptoken_op
-
     found: MptokenResponse = yield from plugin._exchange(mptoken_op(token))
     return plugin._remember(found.user_id, plugin._choose(found.locations), token)

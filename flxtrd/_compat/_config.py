@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from flxtrd._constants import ENV_ACCESS_TOKEN, ENV_MARKET_URL, ENV_PASSWORD, ENV_USERNAME
+from flxtrd._defaults import ENV_ACCESS_TOKEN, ENV_MARKET_URL, ENV_PASSWORD, ENV_USERNAME
 from flxtrd._errors import FlexValidationError
 from flxtrd._types import Market, User
 

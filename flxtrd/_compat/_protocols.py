@@ -7,13 +7,13 @@ not inherit from it, but any class with a ``send_request`` method counts as one,
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from typing import Any
 
 from flxtrd._errors import FlexValidationError
 from flxtrd._line_protocol import encode_order_line
 from flxtrd._types import Flexibility, MarketOrder, User
+from flxtrd._validation import current_time_ms
 
 __all__ = ["BaseAPI", "create_line_message", "get_current_time_ms"]
 
@@ -56,4 +56,4 @@ def create_line_message(
 
 def get_current_time_ms() -> int:
     """The current time in epoch milliseconds (0.2.9's AMQP header timestamp)."""
-    return time.time_ns() // 1_000_000
+    return current_time_ms()

@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime
 
 from flxtrd._errors import FlexValidationError
+from flxtrd._validation import current_time_ms
 
 __all__ = [
     "MILLI",
@@ -33,7 +34,7 @@ _KEPT_DIGITS = EPOCH_SEC_LENGTH + 3
 
 def utc_timestamp_ms() -> int:
     """The current UTC time in epoch milliseconds."""
-    return time.time_ns() // 1_000_000
+    return current_time_ms()
 
 
 def utc_timestamp_s() -> int:

@@ -65,7 +65,7 @@ from types import FrameType
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from flxtrd._constants import (
+from flxtrd._defaults import (
     ENV_BROKER_URL,
     ENV_CA_BUNDLE,
     ENV_MARKET_URL,

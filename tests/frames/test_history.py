@@ -166,8 +166,8 @@ async def test_cache_false_and_an_explicit_etag_bypass_the_cache(
 
 def test_each_window_has_its_own_etag_and_the_cache_is_bounded() -> None:
     """The cache keys on relative_time and keeps at most MAX_ENTRIES windows (LRU)."""
-    from flxtrd._base_client import RawResponse
     from flxtrd._history import DealsCache
+    from flxtrd._http import RawResponse
 
     cache = DealsCache(max_entries=2)
 

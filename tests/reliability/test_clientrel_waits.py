@@ -25,13 +25,14 @@ from client_fakes import FakeClock, make_user
 
 from flxtrd import FlexValidationError, ReconnectPolicy
 from flxtrd._amqp import AmpqAPI
+from flxtrd._async_streams import AsyncMarketStream
 from flxtrd._auth import AuthPlugin
 from flxtrd._bot import Bot, Gen1Connection, Gen2Connection, SandboxSimulation
 from flxtrd._cli import build_parser
 from flxtrd._client import FlexAPIClient
 from flxtrd._retry import RetryPolicy
 from flxtrd._strategies import TickFollowingBuyer
-from flxtrd._streams import AsyncMarketStream, MarketStream
+from flxtrd._streams import MarketStream
 from flxtrd._types import Flexibility, MarketOrder, OrderType
 
 BAD = [math.nan, math.inf, -math.inf, -1.0]

@@ -12,7 +12,7 @@ Real timeouts need real sockets: :func:`silent_server` accepts connections and n
 answers the headers and stalls in the body), and the client's tiny timeout must end each attempt
 on time, retries included.
 
-The default policy (``flxtrd._constants``): 2 retries (3 attempts), backoff 0.5 s doubling with
+The default policy (``flxtrd._defaults``): 2 retries (3 attempts), backoff 0.5 s doubling with
 at most 25 % jitter (the tests fix the jitter draw at 0.5), ``Retry-After`` honoured up to 60 s,
 retried statuses 408/429/502/503/504.
 """

@@ -27,7 +27,7 @@ from flxtrd import (
     ReconnectPolicy,
     User,
 )
-from flxtrd._constants import DEFAULT_MAX_RETRIES
+from flxtrd._defaults import DEFAULT_MAX_RETRIES
 
 pytestmark = pytest.mark.broker
 

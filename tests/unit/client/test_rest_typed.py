@@ -24,8 +24,8 @@ from glocalflex_rest.models import (
     Side,
 )
 
-from flxtrd._base_client import RawResponse
 from flxtrd._errors import ConflictError, FlexValidationError, NotFoundError
+from flxtrd._http import RawResponse
 from flxtrd._validation import OrderSpec
 
 

@@ -39,6 +39,7 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
+from flxtrd._async_streams import AsyncMarketStream
 from flxtrd._errors import (
     AuthenticationError,
     FlexConnectionError,
@@ -48,7 +49,6 @@ from flxtrd._errors import (
     PermissionDeniedError,
 )
 from flxtrd._streams import (
-    AsyncMarketStream,
     MarketEvent,
     MarketStream,
     ReconnectPolicy,

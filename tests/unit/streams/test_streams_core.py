@@ -12,10 +12,10 @@ from glocalflex_messages.models import Ticker
 from hypothesis import given
 from hypothesis import strategies as st
 
+from flxtrd._async_streams import AsyncMarketStream
 from flxtrd._errors import ConfigurationError, FlexValidationError, MessageDecodeError
 from flxtrd._streams import (
     STREAM_PATHS,
-    AsyncMarketStream,
     MarketEvent,
     MarketStream,
     ReconnectPolicy,

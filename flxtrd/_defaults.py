@@ -1,7 +1,9 @@
-"""Defaults of the REST client in one place: timeouts, retry policy, auth timing, ports, paths.
+"""Every default of flxtrd's REST client, streams and broker in one place.
 
-Change a default here and nowhere else. Nothing in this module imports a third-party package, so
-reading a constant never costs the ``httpx`` import.
+Timeouts, retry and reconnect backoff, auth timing, page sizes, ports, paths and environment
+variable names. Change a default here and nowhere else (``_amqp`` and ``_bot`` import theirs from
+here too). Nothing in this module imports a third-party package, so reading a constant never
+costs the ``httpx`` import.
 """
 
 from __future__ import annotations
@@ -16,15 +18,27 @@ __all__ = [
     "DEFAULT_CONFIRM_TIMEOUT_S",
     "DEFAULT_CONNECT_TIMEOUT_S",
     "DEFAULT_EXCHANGE",
+    "DEFAULT_KEEPALIVE_INTERVAL_S",
+    "DEFAULT_KEEPALIVE_TIMEOUT_S",
     "DEFAULT_MARKET_URL",
     "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_MAX_RETRY_AFTER_S",
     "DEFAULT_MAX_RETRY_DELAY_S",
+    "DEFAULT_PAGE_SIZE",
     "DEFAULT_POOL_TIMEOUT_S",
     "DEFAULT_REPLY_EXCHANGE",
     "DEFAULT_RETRY_DELAY_S",
     "DEFAULT_RETRY_JITTER",
+    "DEFAULT_STREAM_CONNECT_TIMEOUT_S",
+    "DEFAULT_STREAM_HANDSHAKE_TIMEOUT_S",
+    "DEFAULT_STREAM_INITIAL_DELAY_S",
+    "DEFAULT_STREAM_JITTER",
+    "DEFAULT_STREAM_MAX_ATTEMPTS",
+    "DEFAULT_STREAM_MAX_DELAY_S",
+    "DEFAULT_STREAM_MULTIPLIER",
+    "DEFAULT_STREAM_QUEUE_SIZE",
+    "DEFAULT_STREAM_STABLE_AFTER_S",
     "DEFAULT_TIMEOUT_S",
     "ENV_ACCESS_TOKEN",
     "ENV_BROKER_URL",
@@ -43,6 +57,9 @@ __all__ = [
     "SANDBOX_BASE_URL",
     "SANDBOX_SCHEME",
     "SANDBOX_TLS_SCHEME",
+    "STREAM_AUTH_CLOSE_CODES",
+    "STREAM_AUTH_STATUSES",
+    "STREAM_RETRY_STATUSES",
     "TOKEN_PATH",
     "TOKEN_REFRESH_MARGIN_S",
     "USER_AGENT",
@@ -107,6 +124,35 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRAC
 #: ``httpx.Request.extensions`` key: ``True`` lets the retry transport retry a non-idempotent
 #: request (the client sets it for ``retry=True`` calls and for the side-effect-free auth calls).
 RETRY_OPT_IN_EXTENSION = "flxtrd_retry_non_idempotent"
+
+# --- Lists ------------------------------------------------------------------------------------
+
+#: Items per request when ``pages()`` walks a list (the spec's default ``limit``).
+DEFAULT_PAGE_SIZE = 100
+
+# --- WebSocket streams (generation 2) -----------------------------------------------------------
+
+#: Reconnect: up to 10 consecutive retries, 0.5 s, 1 s, ... at most 30 s apart, 25 % jitter; the
+#: count restarts after a connection that stayed up 30 s (or delivered an event).
+DEFAULT_STREAM_MAX_ATTEMPTS = 10
+DEFAULT_STREAM_INITIAL_DELAY_S = 0.5
+DEFAULT_STREAM_MAX_DELAY_S = 30.0
+DEFAULT_STREAM_MULTIPLIER = 2.0
+DEFAULT_STREAM_JITTER = 0.25
+DEFAULT_STREAM_STABLE_AFTER_S = 30.0
+DEFAULT_STREAM_CONNECT_TIMEOUT_S = 10.0
+DEFAULT_STREAM_HANDSHAKE_TIMEOUT_S = 10.0
+DEFAULT_KEEPALIVE_INTERVAL_S = 20.0
+DEFAULT_KEEPALIVE_TIMEOUT_S = 20.0
+DEFAULT_STREAM_QUEUE_SIZE = 512
+#: Upgrade statuses after which a reconnect may succeed (the others are raised). Wider than
+#: ``RETRY_STATUSES``: a failed upgrade sent nothing the market could act on, so a 500 or a 425
+#: (too early) is worth another connect, while a 500 to a REST call may have had effects.
+STREAM_RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: Upgrade statuses that mean "the token was refused": refresh it, then reconnect once.
+STREAM_AUTH_STATUSES = frozenset({401, 403})
+#: Close codes servers use for "policy violation" / "unauthorized": refresh before reconnecting.
+STREAM_AUTH_CLOSE_CODES = frozenset({1008, 4001, 4003, 4401, 4403})
 
 # --- Broker (generation 1, AMQP) ------------------------------------------------------------------
 
