@@ -87,6 +87,9 @@ class FleetLoop:
         self._selector = selectors.DefaultSelector()
         self._memory: list[DeviceLink] = []
         self._busy: set[DeviceLink] = set()
+        self._touched: set[DeviceLink] = set()
+        """Links read from or given orders since the last turn: only they need settling."""
+        self._next_sweep = 0.0
         self._clock = time.perf_counter
 
     # -- connecting --
@@ -159,6 +162,7 @@ class FleetLoop:
         """Queue one order of ``link``; it goes out on the next :meth:`run` (or :meth:`poll`)."""
         link.queued.append((order, message_id, sink))
         self._busy.add(link)
+        self._touched.add(link)
 
     def _fail(
         self, link: DeviceLink, order: object, message_id: str, sink: OnOutcome | None,
@@ -230,6 +234,7 @@ class FleetLoop:
     def _read(self, link: DeviceLink) -> None:
         api = link.api
         api._pump(_PUMP_LIMIT)
+        self._touched.add(link)
         if link.sock is not link.current_socket():
             self._watch(link)  # reconnected (or lost): follow the new socket
 
@@ -240,17 +245,25 @@ class FleetLoop:
     def step(self, timeout: float) -> None:
         """One turn: publish what fits, wait up to ``timeout`` s for input, read it, settle."""
         busy = self._busy
-        for link in list(busy):
+        touched, self._touched = self._touched, set()
+        for link in touched:
             self._top_up(link)
             self._flush(link)
         self._wait(timeout)
-        for link in list(busy):
+        now = self._clock()
+        if now >= self._next_sweep:  # now and then every busy link: confirm timeouts
+            self._next_sweep = now + 0.5
+            self._touched |= busy
+        for link in self._touched:
             self._settle(link)
             if not link.queued and not link.inflight:
                 busy.discard(link)
+        # only links with orders still to publish need the next turn's top-up without input
+        self._touched = {link for link in self._touched if link.queued}
 
     def _wait(self, timeout: float) -> None:
         if self._memory:
+            self._touched.update(self._memory)
             for link in self._memory:
                 link.api._pump(_PUMP_LIMIT)
             if not self._selector.get_map():

@@ -1,0 +1,243 @@
+"""Fleet cost: memory per device, threads, aggregate confirmed orders/s, latency (``make bench``).
+
+Usage: .venv/bin/python benchmarks/bench_fleet.py [--sizes 10 100 1000] [--orders 20000]
+       [--json PATH] [--markdown PATH] [--plot PNG] [--broker URL]
+
+Setup: a RabbitMQ node of its own (:mod:`_rabbit_node`: ``fleetbench@localhost`` on 5673,
+``connection_max`` raised in its ``rabbitmq.conf``), never the shared 5672 node, unless
+``--broker`` names one. A sink queue bound to ``in`` (``ask``/``bid``, ``x-max-length`` with
+drop-head) takes the orders so that every order is routed and confirmed.
+
+For each fleet size N, in one run and side by side:
+
+- *single device*: one :class:`~flxtrd.AmpqAPI` sends ``--orders`` orders with
+  ``send_orders`` (pipelined confirms): the single-device batch rate;
+- *fleet*: a :class:`~flxtrd.Fleet` of N devices (each its own connection, exclusive reply
+  queue and confirm channel) connects (16 at a time), then ``Fleet.place`` sends the same number
+  of orders spread over the devices; confirmed orders per second, publish-to-confirm p50/p99;
+- memory per connected device = growth of the process's RSS from before the fleet existed to
+  after every device connected, divided by N; threads = ``threading.active_count()`` (and the
+  OS's count of the process's threads) after connecting and after sending.
+
+The ratio fleet / single-device rate is taken within the same size's round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from _rabbit_node import RabbitNode, _raise_fd_limit  # noqa: E402
+
+from flxtrd import AmpqAPI, Flexibility, Fleet, FleetDevice, MarketOrder, OrderType  # noqa: E402
+
+SINK = "fleetbench.sink"
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def os_threads() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("Threads:"):
+                return int(line.split()[1])
+    return 0
+
+
+def order() -> MarketOrder:
+    start = (time.time_ns() // 1_000_000 // 900_000 + 8) * 900_000
+    flex = Flexibility(wattage=1000, starttime=start, duration=900_000, expirationtime=start)
+    return MarketOrder(type=OrderType.ASK, price=0.2, flexibility=flex)
+
+
+def declare_sink(url: str) -> None:
+    from kombu import Connection
+
+    with Connection(url) as conn:
+        channel: Any = conn.default_channel
+        for exchange in ("in", "ticker-out"):
+            channel.exchange_declare(exchange=exchange, type="direct", durable=True)
+        channel.queue_declare(
+            queue=SINK,
+            durable=False,
+            auto_delete=False,
+            arguments={"x-max-length": 20_000, "x-overflow": "drop-head"},
+        )
+        for key in ("ask", "bid"):
+            channel.queue_bind(queue=SINK, exchange="in", routing_key=key)
+
+
+def single_device(url: str, n: int) -> dict[str, float]:
+    api = AmpqAPI(url, None, None, f"fleetbench-single-{uuid.uuid4().hex[:8]}")
+    api.connect()
+    o = order()
+    try:
+        t0 = time.perf_counter()
+        outcomes = api.send_orders([o] * n)
+        elapsed = time.perf_counter() - t0
+    finally:
+        api.close_connection()
+    confirmed = sum(x.ok for x in outcomes)
+    return {"confirmed": confirmed, "seconds": elapsed, "rate": confirmed / elapsed}
+
+
+def fleet_round(url: str, size: int, n: int) -> dict[str, Any]:
+    run = uuid.uuid4().hex[:8]
+    gc.collect()
+    threads_before = threading.active_count()
+    rss0 = rss_kib()
+    devices = [FleetDevice(f"d{i}", None, None, f"fleetbench-{run}-{i}") for i in range(size)]
+    fleet = Fleet(devices, broker_url=url)
+    t0 = time.perf_counter()
+    errors = fleet.connect()
+    connect_s = time.perf_counter() - t0
+    gc.collect()
+    rss1 = rss_kib()
+    threads_connected = threading.active_count()
+    os_threads_connected = os_threads()
+    o = order()
+    per = max(1, n // size)
+    batch = [(d.device_id, o) for _ in range(per) for d in devices]
+    t0 = time.perf_counter()
+    outcomes = fleet.place(batch)
+    elapsed = time.perf_counter() - t0
+    confirmed = sum(x.ok for x in outcomes)
+    stats = fleet.stats
+    result = {
+        "devices": size,
+        "connected": stats.connected,
+        "connect_errors": len(errors),
+        "connect_s": connect_s,
+        "rss_growth_kib": rss1 - rss0,
+        "kib_per_device": (rss1 - rss0) / size,
+        "threads_before": threads_before,
+        "threads_connected": threads_connected,
+        "os_threads_connected": os_threads_connected,
+        "threads_after_send": threading.active_count(),
+        "orders": len(batch),
+        "confirmed": confirmed,
+        "seconds": elapsed,
+        "rate": confirmed / elapsed,
+        "p50_ms": stats.latency.p50_ms,
+        "p99_ms": stats.latency.p99_ms,
+        "worst_ms": stats.latency.worst_ms,
+    }
+    fleet.close()
+    return result
+
+
+def markdown(rows: list[dict[str, Any]], url_note: str) -> str:
+    lines = [
+        f"Broker: {url_note}. Orders per round: the same total for the single device and the"
+        " fleet; memory = RSS growth / devices; threads = Python threads after connecting"
+        " (OS threads in brackets).",
+        "",
+        "| devices | connected | connect s | KiB/device | threads (OS) | single-device orders/s"
+        " | fleet confirmed orders/s | fleet/single | p50 ms | p99 ms | worst ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['devices']:,} | {r['connected']:,} | {r['connect_s']:.1f}"
+            f" | {r['kib_per_device']:.0f} | {r['threads_connected']} ({r['os_threads_connected']})"
+            f" | {r['single_rate']:,.0f} | {r['rate']:,.0f} | {r['ratio']:.2f}x"
+            f" | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['worst_ms']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: no plot", file=sys.stderr)
+        return False
+    sizes = [r["devices"] for r in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    axes[0].plot(sizes, [r["kib_per_device"] for r in rows], "o-")
+    axes[0].set_title("memory per device (KiB)")
+    axes[1].plot(sizes, [r["rate"] for r in rows], "o-", label="fleet")
+    axes[1].plot(sizes, [r["single_rate"] for r in rows], "s--", label="single device")
+    axes[1].set_title("confirmed orders/s")
+    axes[1].legend()
+    axes[2].plot(sizes, [r["p50_ms"] for r in rows], "o-", label="p50")
+    axes[2].plot(sizes, [r["p99_ms"] for r in rows], "s-", label="p99")
+    axes[2].set_title("publish-to-confirm latency (ms)")
+    axes[2].legend()
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("devices")
+        ax.set_ylim(bottom=0)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
+    parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--broker", default=None, help="use this broker, not a node of our own")
+    parser.add_argument("--json", default=None)
+    parser.add_argument("--markdown", default=None)
+    parser.add_argument("--plot", default=None)
+    args = parser.parse_args()
+    _raise_fd_limit(20_000)
+    node = None
+    url = args.broker
+    if url is None:
+        node = RabbitNode().start()
+        url = node.url
+        note = f"a node of its own ({node.name}, port {node.port}, connection_max 20000)"
+    else:
+        note = url.rsplit("@", 1)[-1]
+    try:
+        declare_sink(url)
+        single_device(url, 1000)  # warm-up
+        rows = []
+        for size in args.sizes:
+            single = single_device(url, args.orders)
+            row = fleet_round(url, size, args.orders)
+            row["single_rate"] = single["rate"]
+            row["ratio"] = row["rate"] / single["rate"]
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    finally:
+        if node is not None:
+            node.stop()
+    table = markdown(rows, note)
+    print(table)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "broker": note}, indent=1))
+    if args.markdown:
+        Path(args.markdown).write_text(table)
+    if args.plot:
+        plot(rows, Path(args.plot))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())
