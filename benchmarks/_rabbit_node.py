@@ -67,14 +67,14 @@ class RabbitNode:
         """Write the config, start the node, return once its AMQP port accepts connections."""
         d = self.dir
         (d / "rabbitmq.conf").write_text(
-            "listeners.tcp.default = 127.0.0.1:%d\n"
+            f"listeners.tcp.default = 127.0.0.1:{self.port}\n"
             "loopback_users.guest = true\n"
             "connection_max = 20000\n"
             "channel_max = 16\n"
             "vm_memory_high_watermark.relative = 0.6\n"
             "disk_free_limit.absolute = 50MB\n"
             "log.console = false\n"
-            "log.file.level = warning\n" % self.port
+            "log.file.level = warning\n"
         )
         (d / "enabled_plugins").write_text("[].\n")
         (d / "rabbitmq-env.conf").write_text("")

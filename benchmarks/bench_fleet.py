@@ -41,7 +41,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from _rabbit_node import RabbitNode, _raise_fd_limit  # noqa: E402
 
-from flxtrd import AmpqAPI, Flexibility, Fleet, FleetDevice, MarketOrder, OrderType  # noqa: E402
+from flxtrd import AmpqAPI, Fleet, FleetDevice, Flexibility, MarketOrder, OrderType  # noqa: E402
 
 SINK = "fleetbench.sink"
 

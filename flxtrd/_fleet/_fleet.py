@@ -57,6 +57,7 @@ from ._model import (
     FleetStats,
     PortfolioStrategy,
     check_device_ids,
+    order_message_id,
 )
 
 if TYPE_CHECKING:
@@ -265,7 +266,7 @@ class Fleet:
     def _next_message_id(self, link: DeviceLink) -> str:
         seq = self._seq[link.device_id]
         self._seq[link.device_id] = seq + 1
-        return f"{link.device_id}:{seq}"
+        return order_message_id(link.device_id, seq)
 
     def place(
         self,
@@ -279,41 +280,36 @@ class Fleet:
         Every order ends confirmed or with its error; the call returns when all have ended
         (``timeout``: at most this many seconds, then what is left is in doubt).
         """
-        outcomes: list[FleetOutcome | None] = []
-        for index, (device_id, order) in enumerate(orders):
+        return self._send(((d, o, None) for d, o in orders), timeout)
+
+    def place_with_ids(
+        self, orders: Iterable[tuple[str, object, str]], *, timeout: float | None = None
+    ) -> list[FleetOutcome]:
+        """:meth:`place` with the caller's message ids (a take-over re-sends with the same)."""
+        return self._send(orders, timeout)
+
+    def _send(
+        self, orders: Iterable[tuple[str, object, str | None]], timeout: float | None
+    ) -> list[FleetOutcome]:
+        outcomes: list[FleetOutcome] = []
+        for index, (device_id, order, message_id) in enumerate(orders):
             link = self._links.get(device_id)
-            outcomes.append(None)
             if link is None:
                 error = FlexValidationError(
                     "device_id", "must name a device of the fleet", device_id
                 )
-                outcomes[index] = FleetOutcome(str(device_id), "", order, None, error)
+                outcomes.append(FleetOutcome(str(device_id), "", order, None, error))
                 continue
+            outcomes.append(FleetOutcome(device_id, "", order, None, FlexError("no outcome")))
 
             def sink(outcome: FleetOutcome, index: int = index) -> None:
                 outcomes[index] = outcome
 
-            self._loop.submit(link, order, self._next_message_id(link), sink)
+            if message_id is None:
+                message_id = self._next_message_id(link)
+            self._loop.submit(link, order, message_id, sink)
         self._loop.run(timeout)
-        return [
-            o if o is not None else FleetOutcome("", "", None, None, FlexError("lost"))
-            for o in outcomes
-        ]
-
-    def resend(
-        self, orders: Iterable[tuple[str, object, str]], *, timeout: float | None = None
-    ) -> list[FleetOutcome]:
-        """Send ``(device_id, order, message_id)`` again, with the given ids (a take-over)."""
-        outcomes: list[FleetOutcome | None] = []
-        for index, (device_id, order, message_id) in enumerate(orders):
-            outcomes.append(None)
-
-            def sink(outcome: FleetOutcome, index: int = index) -> None:
-                outcomes[index] = outcome
-
-            self._loop.submit(self._links[device_id], order, message_id, sink)
-        self._loop.run(timeout)
-        return [o for o in outcomes if o is not None]
+        return outcomes
 
     # -- strategies --
 

@@ -27,6 +27,7 @@ __all__ = [
     "LatencySummary",
     "PortfolioStrategy",
     "check_device_ids",
+    "order_message_id",
 ]
 
 _SHORTSTR_MAX = 255
@@ -51,6 +52,15 @@ class FleetDevice:
     application_key: str
     strategy: TradingStrategy | None = field(default=None, compare=False)
     energy: EnergyManagement | None = field(default=None, compare=False)
+
+
+def order_message_id(device_id: str, sequence: int) -> str:
+    """The AMQP ``message_id`` of order number ``sequence`` of ``device_id``: the same every time.
+
+    A process that takes a device over re-sends from the last checkpoint with these ids; the
+    market (the sandbox's broker: by ``(user, message_id)``) drops the ones it already has.
+    """
+    return f"{device_id}:{sequence}"
 
 
 def check_device_ids(ids: Iterable[object]) -> list[str]:
