@@ -1,4 +1,4 @@
-"""Two shard workers on the served sandbox and RabbitMQ; one is SIGKILLed mid-run, one takes over."""
+"""Two shard workers on the served sandbox and RabbitMQ; one is SIGKILLed, the other takes over."""
 
 from __future__ import annotations
 
