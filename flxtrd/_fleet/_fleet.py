@@ -17,7 +17,8 @@ Trading
   published together and confirmed together; an order that fails comes back to its strategy as
   an ``OrderClosed`` with status ``"rejected"``.
 
-Message ids are ``<device_id>:<sequence>`` (the device's order count, from ``first_sequence``),
+Message ids are ``<run>:<device_id>:<sequence>`` (the device's order count, from
+``first_sequence``; ``run`` a random name per fleet unless given),
 so a process that takes a device over (:mod:`flxtrd._fleet._shards`) and re-sends from the last
 confirmed sequence re-uses the same ids and the market drops the duplicates.
 
@@ -30,6 +31,7 @@ error, while the other devices trade.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +59,7 @@ from ._model import (
     FleetStats,
     PortfolioStrategy,
     check_device_ids,
+    check_run,
     order_message_id,
 )
 
@@ -131,6 +134,8 @@ class Fleet:
         confirm_timeout: seconds an order may wait for its confirm (then it is in doubt).
         first_sequence: the first order sequence number per device (``device_id`` -> n),
             for a fleet that resumes devices another process ran.
+        run: the run's name in every message id (default: random, so a new fleet's orders are
+            never mistaken for an earlier run's duplicates); a take-over passes the run's.
         clock: market time in ms since the epoch (strategies' timers).
         amqp_options: more keyword arguments of each device's :class:`~flxtrd.AmpqAPI`
             (``verify_ssl``, ``ca_bundle``, ``declare_exchanges``, ``heartbeat``...).
@@ -146,6 +151,7 @@ class Fleet:
         max_in_flight: int = 256,
         confirm_timeout: float = DEFAULT_CONFIRM_TIMEOUT_S,
         first_sequence: Mapping[str, int] | None = None,
+        run: str | None = None,
         clock: Callable[[], int] = wall_ms,
         **amqp_options: Any,
     ) -> None:
@@ -164,6 +170,7 @@ class Fleet:
                     " (one live connection per key)",
                     d.application_key,
                 )
+        self.run = check_run(run) if run is not None else uuid.uuid4().hex[:8]
         self.devices = devices
         self.broker_url = broker_url
         self.portfolio = portfolio
@@ -240,6 +247,11 @@ class Fleet:
         return FleetStats.of([self.device(i) for i in self._links])
 
     @property
+    def errors(self) -> dict[str, FlexError]:
+        """Why devices are not trading, by device id (connect failures)."""
+        return {i: link.stats.error for i, link in self._links.items() if link.stats.error}
+
+    @property
     def sequences(self) -> dict[str, int]:
         """The next order sequence number of each device (where a take-over resumes)."""
         return dict(self._seq)
@@ -266,7 +278,7 @@ class Fleet:
     def _next_message_id(self, link: DeviceLink) -> str:
         seq = self._seq[link.device_id]
         self._seq[link.device_id] = seq + 1
-        return order_message_id(link.device_id, seq)
+        return order_message_id(self.run, link.device_id, seq)
 
     def place(
         self,

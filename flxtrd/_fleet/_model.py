@@ -27,6 +27,7 @@ __all__ = [
     "LatencySummary",
     "PortfolioStrategy",
     "check_device_ids",
+    "check_run",
     "order_message_id",
 ]
 
@@ -54,13 +55,27 @@ class FleetDevice:
     energy: EnergyManagement | None = field(default=None, compare=False)
 
 
-def order_message_id(device_id: str, sequence: int) -> str:
-    """The AMQP ``message_id`` of order number ``sequence`` of ``device_id``: the same every time.
+RUN_MAX = 16
+"""Longest fleet run name, characters (it prefixes every message id)."""
+
+
+def order_message_id(run: str, device_id: str, sequence: int) -> str:
+    """The AMQP ``message_id`` of order ``sequence`` of ``device_id`` in ``run`` (deterministic).
 
     A process that takes a device over re-sends from the last checkpoint with these ids; the
-    market (the sandbox's broker: by ``(user, message_id)``) drops the ones it already has.
+    market (the sandbox's broker: by ``(user, message_id)``) drops the ones it already has. The
+    run name keeps a new run's orders from being taken for an old run's duplicates.
     """
-    return f"{device_id}:{sequence}"
+    return f"{run}:{device_id}:{sequence}"
+
+
+def check_run(run: object) -> str:
+    """A fleet run name: 1 to 16 letters, digits, ``-`` or ``_``."""
+    if not isinstance(run, str) or not 0 < len(run) <= RUN_MAX:
+        raise FlexValidationError("run", "must be 1 to 16 characters", run)
+    if not all(c.isascii() and (c.isalnum() or c in "-_") for c in run):
+        raise FlexValidationError("run", "must hold only letters, digits, '-' and '_'", run)
+    return run
 
 
 def check_device_ids(ids: Iterable[object]) -> list[str]:
@@ -74,9 +89,11 @@ def check_device_ids(ids: Iterable[object]) -> list[str]:
     for device_id in ids:
         if not isinstance(device_id, str) or not device_id:
             raise FlexValidationError("device_id", "must be a non-empty string", device_id)
-        if len(device_id.encode("utf-8", "surrogatepass")) > _SHORTSTR_MAX - 21:
+        if len(device_id.encode("utf-8", "surrogatepass")) > _SHORTSTR_MAX - 38:
             raise FlexValidationError(
-                "device_id", "must be at most 234 UTF-8 bytes (it prefixes message ids)", device_id
+                "device_id",
+                "must be at most 217 UTF-8 bytes (it is part of message ids)",
+                device_id,
             )
         if device_id in seen:
             raise FlexValidationError(

@@ -37,7 +37,7 @@ from flxtrd._log import get_logger
 from flxtrd._types import Flexibility, MarketOrder, OrderType
 
 from ._fleet import Fleet
-from ._model import FleetDevice, order_message_id
+from ._model import FleetDevice, check_run, order_message_id
 
 __all__ = [
     "OrderPlan",
@@ -246,7 +246,7 @@ class ShardWorker:
         fleet_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.control_url = control_url
-        self.run = run
+        self.run = check_run(run)
         self.shards = shards
         self._devices = devices
         self._out = out
@@ -305,7 +305,7 @@ class ShardWorker:
         broker_url, devices, errors = self._devices(ids)
         for device_id, error in errors.items():
             self._say(f"device {device_id} error: {error}")
-        fleet = Fleet(devices, broker_url=broker_url, **self._fleet_options)
+        fleet = Fleet(devices, broker_url=broker_url, run=self.run, **self._fleet_options)
         deadline = time.monotonic() + TAKEOVER_LOCKED_RETRY_S
         pause = 0.1
         while True:
@@ -328,7 +328,11 @@ class ShardWorker:
             seq = a.next_seq.get(device_id, 1)
             if seq <= a.plan.orders and fleet.device(device_id).connected:
                 batch.append(
-                    (device_id, plan_order(a.plan, index), order_message_id(device_id, seq))
+                    (
+                        device_id,
+                        plan_order(a.plan, index),
+                        order_message_id(self.run, device_id, seq),
+                    )
                 )
         for outcome in fleet.place_with_ids(batch):
             if outcome.ok:

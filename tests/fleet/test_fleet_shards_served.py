@@ -31,7 +31,7 @@ def test_a_killed_workers_shards_are_taken_over_with_no_order_lost_or_traded_twi
 ) -> None:
     """SIGKILL one of 2 workers: the other takes its shards; every order trades exactly once."""
     emails = write_accounts(accounts_file, DEVICES)
-    run = f"t{uuid.uuid4().hex[:10]}"
+    run = f"t{uuid.uuid4().hex[:12]}"
     env = {"FLXTRD_FLEET_CONTROL_URL": amqp_url}
     with served_sandbox(amqp_url, args=["--strict-accounts", str(accounts_file)]) as sandbox:
         common = ["--market", sandbox.market_url, "--devices-file", str(accounts_file)]
@@ -64,7 +64,7 @@ def test_a_killed_workers_shards_are_taken_over_with_no_order_lost_or_traded_twi
                 first.kill()
         assert second is not None
         done = set(confirmed_ids(first.lines)) | set(confirmed_ids(second.lines))
-        expected = {f"{email}:{seq}" for email in emails for seq in range(1, ORDERS + 1)}
+        expected = {f"{run}:{email}:{seq}" for email in emails for seq in range(1, ORDERS + 1)}
         assert done == expected  # none lost: every order of every device was confirmed
         resent = set(confirmed_ids(first.lines)) & set(confirmed_ids(second.lines))
         assert len(resent) <= DEVICES  # at most the one round after the last checkpoint
