@@ -3,6 +3,8 @@
 Usage: .venv/bin/python benchmarks/bench_fleet.py [--sizes 10 100 1000] [--orders 20000]
        [--json PATH] [--markdown PATH] [--plot PNG] [--broker URL]
 
+``--markdown`` writes the "## Fleets" section of BENCHMARKS.md (``run_all.py`` splices it in).
+
 Setup: a RabbitMQ node of its own (:mod:`_rabbit_node`: ``fleetbench@localhost`` on 5673,
 ``connection_max`` raised in its ``rabbitmq.conf``), never the shared 5672 node, unless
 ``--broker`` names one. A sink queue bound to ``in`` (``ask``/``bid``, ``x-max-length`` with
@@ -121,6 +123,9 @@ def fleet_round(url: str, size: int, n: int) -> dict[str, Any]:
     elapsed = time.perf_counter() - t0
     confirmed = sum(x.ok for x in outcomes)
     stats = fleet.stats
+    # a light round: one order per device at once (the latency a strategy step sees)
+    light = fleet.place([(d.device_id, o) for d in devices])
+    light_ms = sorted(x.latency_ms for x in light if x.ok and x.latency_ms is not None)
     result = {
         "devices": size,
         "connected": stats.connected,
@@ -139,29 +144,87 @@ def fleet_round(url: str, size: int, n: int) -> dict[str, Any]:
         "p50_ms": stats.latency.p50_ms,
         "p99_ms": stats.latency.p99_ms,
         "worst_ms": stats.latency.worst_ms,
+        "round_p50_ms": light_ms[len(light_ms) // 2] if light_ms else None,
+        "round_p99_ms": light_ms[max(0, -(-99 * len(light_ms) // 100) - 1)] if light_ms else None,
+        "rss_total_mib": rss1 / 1024,
     }
     fleet.close()
     return result
 
 
-def markdown(rows: list[dict[str, Any]], url_note: str) -> str:
+def markdown(rows: list[dict[str, Any]], note: str, orders: int) -> str:
+    """The "## Fleets" section of BENCHMARKS.md: method, cost-growth table, what grows."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
-        f"Broker: {url_note}. Orders per round: the same total for the single device and the"
-        " fleet; memory = RSS growth / devices; threads = Python threads after connecting"
-        " (OS threads in brackets).",
+        "## Fleets",
         "",
-        "| devices | connected | connect s | KiB/device | threads (OS) | single-device orders/s"
-        " | fleet confirmed orders/s | fleet/single | p50 ms | p99 ms | worst ms |",
+        "One process trading for N generation-1 devices (`Fleet`: each device its own login,"
+        " exclusive reply queue and confirm channel; all connections on one selector I/O loop"
+        " in one thread). Command: `make bench` (or `.venv/bin/python benchmarks/bench_fleet.py"
+        " --plot docs/fleet.png`; `.venv/bin/python benchmarks/run_all.py --only fleet` updates"
+        f" this section alone). Measured {when}; broker: {note}.",
+        "",
+        f"Per size, in one run: the single-device batch rate (one `AmpqAPI.send_orders` of"
+        f" {orders:,} orders) and then the fleet sending the same {orders:,} orders spread over"
+        " its devices with `Fleet.place` (a burst: the burst latency is mostly queueing behind"
+        " the other orders); then one order per device at once (a strategy step's round)."
+        " Memory = growth of the process's RSS from before the fleet existed to every device"
+        " connected, per device; threads = Python threads in the process after connecting"
+        " (OS threads in brackets), the connect pool (16) having ended.",
+        "",
+        "| devices | connected | connect s | KiB/device | RSS MiB | threads (OS) |"
+        " single-device orders/s | fleet confirmed orders/s | fleet / single |"
+        " burst p50 / p99 ms | round p50 / p99 ms |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['devices']:,} | {r['connected']:,} | {r['connect_s']:.1f}"
-            f" | {r['kib_per_device']:.0f} | {r['threads_connected']} ({r['os_threads_connected']})"
+            f" | {r['kib_per_device']:.0f} | {r['rss_total_mib']:.0f}"
+            f" | {r['threads_connected']} ({r['os_threads_connected']})"
             f" | {r['single_rate']:,.0f} | {r['rate']:,.0f} | {r['ratio']:.2f}x"
-            f" | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['worst_ms']:.1f} |"
+            f" | {r['p50_ms']:.0f} / {r['p99_ms']:.0f}"
+            f" | {r['round_p50_ms']:.1f} / {r['round_p99_ms']:.1f} |"
         )
-    return "\n".join(lines) + "\n"
+    big = rows[-1]
+    lines += [
+        "",
+        f"Goal (issue 12): {big['devices']:,} devices from one process, <= 1 MiB and no extra"
+        f" thread per device, aggregate confirmed send >= 0.8x the single-device batch rate."
+        f" Measured at {big['devices']:,}: {big['connected']:,} connected,"
+        f" {big['kib_per_device']:.0f} KiB/device, {big['threads_connected']} thread(s) in the"
+        f" process, {big['ratio']:.2f}x.",
+        "",
+        *growth(rows),
+        "",
+        "![fleet cost by device count](docs/fleet.png)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def growth(rows: list[dict[str, Any]]) -> list[str]:
+    """What grows with the device count, per device, from the smallest size to the largest."""
+    if len(rows) < 2:
+        return ["(one size measured: no growth to show)"]
+    a, b = rows[0], rows[-1]
+    per = {
+        "connect ms/device": (
+            a["connect_s"] * 1000 / a["devices"],
+            b["connect_s"] * 1000 / b["devices"],
+        ),
+        "KiB/device": (a["kib_per_device"], b["kib_per_device"]),
+        "round p99 ms/device": (a["round_p99_ms"] / a["devices"], b["round_p99_ms"] / b["devices"]),
+    }
+    parts = [f"{name} {x:.2f} -> {y:.2f}" for name, (x, y) in per.items()]
+    steep = [name for name, (x, y) in per.items() if x > 0 and y / x > 1.5]
+    return [
+        f"Cost per device from {a['devices']:,} to {b['devices']:,} devices: "
+        + "; ".join(parts)
+        + ". Growing super-linearly (per-device cost up more than 1.5x): "
+        + (", ".join(steep) if steep else "nothing")
+        + "."
+    ]
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> bool:
@@ -227,7 +290,7 @@ def main() -> int:
     finally:
         if node is not None:
             node.stop()
-    table = markdown(rows, note)
+    table = markdown(rows, note, args.orders)
     print(table)
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "broker": note}, indent=1))
