@@ -392,10 +392,11 @@ class Fleet:
             if self.portfolio is None:
                 bot.timer(now)
         self._run_deferred()
-        self._loop.run(None if timeout is None else max(timeout, self._loop.confirm_timeout * 2))
+        limit = 2 * self._loop.confirm_timeout  # every order placed ends within this
+        self._loop.run(limit)
         self._loop.poll(timeout)
-        self._run_deferred()
-        self._loop.run(self._loop.confirm_timeout * 2)
+        self._run_deferred()  # what a portfolio placed on the replies just read
+        self._loop.run(limit)
 
     def run_for(self, seconds: float, *, interval: float = 0.05) -> None:
         """Step for ``seconds`` of wall time."""
