@@ -30,6 +30,7 @@ import argparse
 import gc
 import json
 import os
+import statistics
 import sys
 import threading
 import time
@@ -101,7 +102,7 @@ def single_device(url: str, n: int) -> dict[str, float]:
     return {"confirmed": confirmed, "seconds": elapsed, "rate": confirmed / elapsed}
 
 
-def fleet_round(url: str, size: int, n: int) -> dict[str, Any]:
+def fleet_round(url: str, size: int, n: int, rounds: int) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     gc.collect()
     threads_before = threading.active_count()
@@ -118,10 +119,17 @@ def fleet_round(url: str, size: int, n: int) -> dict[str, Any]:
     o = order()
     per = max(1, n // size)
     batch = [(d.device_id, o) for _ in range(per) for d in devices]
-    t0 = time.perf_counter()
-    outcomes = fleet.place(batch)
-    elapsed = time.perf_counter() - t0
-    confirmed = sum(x.ok for x in outcomes)
+    singles, rates, ratios = [], [], []
+    confirmed = 0
+    for _ in range(rounds):  # interleaved: single device, then the fleet, each round
+        singles.append(single_device(url, n)["rate"])
+        t0 = time.perf_counter()
+        outcomes = fleet.place(batch)
+        elapsed = time.perf_counter() - t0
+        ok = sum(x.ok for x in outcomes)
+        confirmed += ok
+        rates.append(ok / elapsed)
+        ratios.append(rates[-1] / singles[-1])
     stats = fleet.stats
     # a light round: one order per device at once (the latency a strategy step sees)
     light = fleet.place([(d.device_id, o) for d in devices])
@@ -137,10 +145,15 @@ def fleet_round(url: str, size: int, n: int) -> dict[str, Any]:
         "threads_connected": threads_connected,
         "os_threads_connected": os_threads_connected,
         "threads_after_send": threading.active_count(),
-        "orders": len(batch),
+        "orders": len(batch) * rounds,
         "confirmed": confirmed,
-        "seconds": elapsed,
-        "rate": confirmed / elapsed,
+        "rounds": rounds,
+        "single_rates": singles,
+        "rates": rates,
+        "ratios": ratios,
+        "single_rate": statistics.median(singles),
+        "rate": statistics.median(rates),
+        "ratio": statistics.median(ratios),
         "p50_ms": stats.latency.p50_ms,
         "p99_ms": stats.latency.p99_ms,
         "worst_ms": stats.latency.worst_ms,
@@ -152,7 +165,7 @@ def fleet_round(url: str, size: int, n: int) -> dict[str, Any]:
     return result
 
 
-def markdown(rows: list[dict[str, Any]], note: str, orders: int) -> str:
+def markdown(rows: list[dict[str, Any]], note: str, orders: int, rounds: int) -> str:
     """The "## Fleets" section of BENCHMARKS.md: method, cost-growth table, what grows."""
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     lines = [
@@ -164,16 +177,17 @@ def markdown(rows: list[dict[str, Any]], note: str, orders: int) -> str:
         " --plot docs/fleet.png`; `.venv/bin/python benchmarks/run_all.py --only fleet` updates"
         f" this section alone). Measured {when}; broker: {note}.",
         "",
-        f"Per size, in one run: the single-device batch rate (one `AmpqAPI.send_orders` of"
-        f" {orders:,} orders) and then the fleet sending the same {orders:,} orders spread over"
-        " its devices with `Fleet.place` (a burst: the burst latency is mostly queueing behind"
-        " the other orders); then one order per device at once (a strategy step's round)."
+        f"Per size, in one run, {rounds} interleaved rounds of: the single-device batch rate (one"
+        f" `AmpqAPI.send_orders` of {orders:,} orders), then the fleet sending the same"
+        f" {orders:,} orders spread over its devices with `Fleet.place` (a burst: its latency is"
+        " mostly queueing behind the other orders); medians, the ratio's min-max over the rounds"
+        " in brackets. Then one order per device at once (a strategy step's round)."
         " Memory = growth of the process's RSS from before the fleet existed to every device"
         " connected, per device; threads = Python threads in the process after connecting"
         " (OS threads in brackets), the connect pool (16) having ended.",
         "",
         "| devices | connected | connect s | KiB/device | RSS MiB | threads (OS) |"
-        " single-device orders/s | fleet confirmed orders/s | fleet / single |"
+        " single-device orders/s | fleet confirmed orders/s | fleet / single (min-max) |"
         " burst p50 / p99 ms | round p50 / p99 ms |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -182,7 +196,8 @@ def markdown(rows: list[dict[str, Any]], note: str, orders: int) -> str:
             f"| {r['devices']:,} | {r['connected']:,} | {r['connect_s']:.1f}"
             f" | {r['kib_per_device']:.0f} | {r['rss_total_mib']:.0f}"
             f" | {r['threads_connected']} ({r['os_threads_connected']})"
-            f" | {r['single_rate']:,.0f} | {r['rate']:,.0f} | {r['ratio']:.2f}x"
+            f" | {r['single_rate']:,.0f} | {r['rate']:,.0f}"
+            f" | {r['ratio']:.2f}x ({min(r['ratios']):.2f}-{max(r['ratios']):.2f})"
             f" | {r['p50_ms']:.0f} / {r['p99_ms']:.0f}"
             f" | {r['round_p50_ms']:.1f} / {r['round_p99_ms']:.1f} |"
         )
@@ -262,6 +277,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
     parser.add_argument("--orders", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per size")
     parser.add_argument("--broker", default=None, help="use this broker, not a node of our own")
     parser.add_argument("--json", default=None)
     parser.add_argument("--markdown", default=None)
@@ -281,16 +297,13 @@ def main() -> int:
         single_device(url, 1000)  # warm-up
         rows = []
         for size in args.sizes:
-            single = single_device(url, args.orders)
-            row = fleet_round(url, size, args.orders)
-            row["single_rate"] = single["rate"]
-            row["ratio"] = row["rate"] / single["rate"]
+            row = fleet_round(url, size, args.orders, args.rounds)
             rows.append(row)
             print(json.dumps(row), flush=True)
     finally:
         if node is not None:
             node.stop()
-    table = markdown(rows, note, args.orders)
+    table = markdown(rows, note, args.orders, args.rounds)
     print(table)
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "broker": note}, indent=1))
