@@ -49,20 +49,21 @@ from flxtrd import AmpqAPI, Fleet, FleetDevice, Flexibility, MarketOrder, OrderT
 SINK = "fleetbench.sink"
 
 
-def rss_kib() -> int:
+def proc_status(field: str) -> int:
+    """A number from /proc/self/status (``VmRSS`` in KiB, ``Threads``)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def rss_kib() -> int:
+    return proc_status("VmRSS")
 
 
 def os_threads() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("Threads:"):
-                return int(line.split()[1])
-    return 0
+    return proc_status("Threads")
 
 
 def order() -> MarketOrder:

@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flxtrd._amqp import AmpqAPI
-from flxtrd._bot import Bot, Incoming, gen1_events, wall_ms
+from flxtrd._bot import Bot, Incoming, count_fill, gen1_events, wall_ms
 from flxtrd._constants import DEFAULT_CONFIRM_TIMEOUT_S
 from flxtrd._errors import FlexError, FlexValidationError
 from flxtrd._log import get_logger
@@ -48,7 +48,6 @@ from flxtrd._strategy import (
     StrategyEvent,
     TradingStrategy,
 )
-from flxtrd._types import OrderType
 
 from ._loop import DEFAULT_CONNECT_CONCURRENCY, DeviceLink, FleetLoop
 from ._model import (
@@ -351,13 +350,7 @@ class Fleet:
         for item in gen1_events(message, self.clock()):
             event = item.event
             if isinstance(event, Fill):
-                stats.deals += 1
-                if event.side is OrderType.ASK:
-                    stats.energy_sold_wh += event.energy_wh
-                    stats.revenue_eur += event.value_eur
-                else:
-                    stats.energy_bought_wh += event.energy_wh
-                    stats.cost_eur += event.value_eur
+                count_fill(stats, event)
             if bot is not None:
                 bot.deliver(item)
 

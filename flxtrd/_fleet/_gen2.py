@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flxtrd._bot import Gen2Connection, wall_ms
+from flxtrd._bot import Gen2Connection, count_fill, wall_ms
 from flxtrd._errors import FlexError, FlexValidationError
 from flxtrd._strategy import Fill, PlaceOrder
 from flxtrd._types import OrderType
@@ -202,12 +202,6 @@ class Gen2Fleet:
                 routed += 1
                 event = item.event
                 if isinstance(event, Fill):
-                    stats.deals += 1
-                    if event.side is OrderType.ASK:
-                        stats.energy_sold_wh += event.energy_wh
-                        stats.revenue_eur += event.value_eur
-                    else:
-                        stats.energy_bought_wh += event.energy_wh
-                        stats.cost_eur += event.value_eur
+                    count_fill(stats, event)
             timeout = 0.0
         return routed

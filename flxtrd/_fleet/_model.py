@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from flxtrd._amqp import OrderReceipt
     from flxtrd._energy import EnergyManagement
     from flxtrd._strategy import StrategyAction, StrategyEvent, TradingStrategy
+    from flxtrd._types import OrderType
 
 __all__ = [
     "DeviceStats",
@@ -246,7 +247,7 @@ class PortfolioStrategy:
     timer_interval_ms: int = 60_000
 
     def __init__(self) -> None:
-        self._seq = 0
+        self._makers: dict[str, TradingStrategy] = {}
 
     def on_timer(self, now_ms: int, device_ids: Sequence[str]) -> Iterable[DeviceAction] | None:
         """Market time ``now_ms`` has come for the fleet of ``device_ids``."""
@@ -256,20 +257,20 @@ class PortfolioStrategy:
         """``event`` happened to device ``device_id`` (a tick, a fill, an order closed...)."""
         return None
 
-    def place(self, device_id: str, *args: Any, **kwargs: Any) -> DeviceAction:
-        """``(device_id, PlaceOrder(...))``, a fresh ref; arguments of ``TradingStrategy.place``."""
-        from flxtrd._strategy import PlaceOrder
+    def place(
+        self,
+        device_id: str,
+        side: OrderType,
+        power_w: float,
+        price: float,
+        start_ms: int,
+        end_ms: int,
+        expiry_ms: int | None = None,
+    ) -> DeviceAction:
+        """``(device_id, PlaceOrder)`` with a fresh ref, as ``TradingStrategy.place`` makes it."""
+        from flxtrd._strategy import TradingStrategy
 
-        self._seq += 1
-        side, power_w, price, start_ms, end_ms, *rest = args
-        expiry_ms = kwargs.get("expiry_ms", rest[0] if rest else None)
-        order = PlaceOrder(
-            ref=f"{device_id}-p{self._seq}",
-            side=side,
-            power_w=power_w,
-            price=price,
-            start_ms=start_ms,
-            end_ms=end_ms,
-            expiry_ms=start_ms if expiry_ms is None else expiry_ms,
-        )
-        return device_id, order
+        maker = self._makers.get(device_id)
+        if maker is None:
+            maker = self._makers[device_id] = TradingStrategy(ref_prefix=f"{device_id}-p")
+        return device_id, maker.place(side, power_w, price, start_ms, end_ms, expiry_ms)
