@@ -68,6 +68,7 @@ if TYPE_CHECKING:
 __all__ = ["Fleet"]
 
 _log = get_logger("fleet")
+_NO_OUTCOME = FleetOutcome("", "", None, None, FlexError("the order has no outcome"))
 
 
 class _PortfolioBook(TradingStrategy):
@@ -302,25 +303,24 @@ class Fleet:
     def _send(
         self, orders: Iterable[tuple[str, object, str | None]], timeout: float | None
     ) -> list[FleetOutcome]:
-        outcomes: list[FleetOutcome] = []
+        outcomes: list[FleetOutcome | None] = []
+        links, submit = self._links, self._loop.submit
         for index, (device_id, order, message_id) in enumerate(orders):
-            link = self._links.get(device_id)
+            link = links.get(device_id)
             if link is None:
                 error = FlexValidationError(
                     "device_id", "must name a device of the fleet", device_id
                 )
                 outcomes.append(FleetOutcome(str(device_id), "", order, None, error))
                 continue
-            outcomes.append(FleetOutcome(device_id, "", order, None, FlexError("no outcome")))
+            outcomes.append(None)
 
             def sink(outcome: FleetOutcome, index: int = index) -> None:
                 outcomes[index] = outcome
 
-            if message_id is None:
-                message_id = self._next_message_id(link)
-            self._loop.submit(link, order, message_id, sink)
+            submit(link, order, message_id or self._next_message_id(link), sink)
         self._loop.run(timeout)
-        return outcomes
+        return [o if o is not None else _NO_OUTCOME for o in outcomes]  # run() ends them all
 
     # -- strategies --
 
