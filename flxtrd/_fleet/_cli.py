@@ -222,9 +222,7 @@ def run_fleet(args: argparse.Namespace, out: TextIO | None = None) -> int:
             fleet.place([(d.device_id, plan_order(plan, index[d.device_id])) for d in devices])
             table.show(fleet.stats)
             fleet.step(args.interval)
-        end = time.monotonic() + max(args.interval, 1.0)
-        while time.monotonic() < end and not stop.requested:  # the last replies
-            fleet.step(0.05)
+        _await_quiet(fleet, stop, table)
         table.show(fleet.stats, force=True)
         table.end()
         _summary(fleet, out, args.json)
@@ -233,6 +231,25 @@ def run_fleet(args: argparse.Namespace, out: TextIO | None = None) -> int:
         fleet.close()
     stats = fleet.stats
     return EXIT_OK if stats.failed == 0 and not errors and stats.failed_devices == 0 else EXIT_ERROR
+
+
+QUIET_S = 1.0
+"""The run ends once no reply arrived for this long (the market has answered)."""
+LAST_REPLIES_MAX_S = 30.0
+
+
+def _await_quiet(fleet: Any, stop: _Stop, table: _Table) -> None:
+    """Read replies until none came for ``QUIET_S`` (at most ``LAST_REPLIES_MAX_S``)."""
+    end = time.monotonic() + LAST_REPLIES_MAX_S
+    seen, quiet_since = -1, time.monotonic()
+    while not stop.requested and time.monotonic() < end:
+        fleet.step(0.05)
+        replies = fleet.stats.replies
+        if replies != seen:
+            seen, quiet_since = replies, time.monotonic()
+        elif time.monotonic() - quiet_since >= QUIET_S:
+            return
+        table.show(fleet.stats)
 
 
 def _start_ms() -> int:

@@ -321,8 +321,8 @@ class ShardWorker:
 
     def _round(self, held: _Held) -> None:
         a, fleet = held.assignment, held.fleet
-        if fleet is None or a.complete:
-            return
+        if fleet is None or a.complete or held.tag < 0:
+            return  # not started, done, or our last checkpoint has not come back yet
         batch = []
         for device_id, index in sorted(a.devices.items()):
             seq = a.next_seq.get(device_id, 1)
