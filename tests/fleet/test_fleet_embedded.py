@@ -215,3 +215,22 @@ def test_the_fleet_loop_adds_no_thread_per_device() -> None:
     with Fleet(devices, broker_url=broker_url) as fleet:
         fleet.place([(d.device_id, _order(i, plan)) for i, d in enumerate(devices)])
         assert threading.active_count() == before
+
+
+def test_a_device_battery_sells_through_its_strategy_and_is_advanced_by_each_step() -> None:
+    """A device's Battery is advanced by every step; its FixedMarginSeller's asks are confirmed."""
+    import dataclasses
+
+    from flxtrd import Battery, FixedMarginSeller
+
+    broker_url, devices = _devices(1)
+    battery = Battery(capacity_wh=10_000, soc=0.8)
+    device = dataclasses.replace(devices[0], energy=battery, strategy=FixedMarginSeller(battery))
+    now = [1_900_000_000_000]
+    with Fleet([device], broker_url=broker_url, clock=lambda: now[0]) as fleet:
+        fleet.step(0.0)
+        now[0] += 60_000
+        fleet.step(0.0)
+        assert battery.now_ms == 1_900_000_060_000
+        stats = fleet.device(device.device_id)
+        assert stats.orders >= 1 and stats.confirmed == stats.orders
