@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flxtrd._bot import Gen2Connection, count_fill, wall_ms
+from flxtrd._bot import Gen2Connection, _baseline, count_fill, wall_ms
 from flxtrd._errors import FlexError, FlexValidationError
 from flxtrd._strategy import Fill, PlaceOrder
 from flxtrd._types import OrderType
@@ -63,6 +63,8 @@ class Gen2Fleet:
         devices: the devices; ids unique, each naming one of ``accounts``.
         concurrency: accounts placing orders at the same time.
         streams: read each account's ``trade``/``ticker`` streams (events, fills).
+        baseline: give sells placed as :class:`~flxtrd.PlaceOrder` an estimated baseline (the
+            sandbox matches a generation-2 sell only once it has one), as ``flxtrd bot`` does.
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class Gen2Fleet:
         *,
         concurrency: int = 8,
         streams: bool = True,
+        baseline: bool = True,
     ) -> None:
         devices = list(devices)
         check_device_ids(d.device_id for d in devices)
@@ -90,6 +93,7 @@ class Gen2Fleet:
         self._owner: dict[int, str] = {}
         self._connections: dict[str, Gen2Connection] = {}
         self._streams = streams
+        self._baseline = baseline
 
     @property
     def stats(self) -> FleetStats:
@@ -135,12 +139,22 @@ class Gen2Fleet:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _spec(self, device: Gen2Device, order: OrderSpec | PlaceOrder) -> OrderSpec:
-        if isinstance(order, PlaceOrder):
-            order = order.to_order_spec(country_code=device.country_code)
+    def _request(self, device: Gen2Device, order: OrderSpec | PlaceOrder) -> Any:
+        """The order for ``device``'s location (a sell from a PlaceOrder with its baseline)."""
+        action = order if isinstance(order, PlaceOrder) else None
+        if action is not None:
+            order = action.to_order_spec(country_code=device.country_code)
         if not isinstance(order, OrderSpec):
             raise FlexValidationError("order", "must be an OrderSpec or a PlaceOrder", order)
-        return dataclasses.replace(order, location_ids=[device.location_id])
+        spec = dataclasses.replace(order, location_ids=[device.location_id])
+        if action is None or action.side is not OrderType.ASK or not self._baseline:
+            return spec
+        from glocalflex_rest.models import OrderRequest
+
+        spec.validate()
+        body = spec.to_body()
+        body["baseline"] = _baseline(action, wall_ms())
+        return OrderRequest.from_dict(body)
 
     def place(self, orders: Iterable[tuple[str, OrderSpec | PlaceOrder]]) -> list[FleetOutcome]:
         """Place ``(device_id, order)`` pairs across the accounts; one outcome per pair."""
@@ -165,9 +179,9 @@ class Gen2Fleet:
                 stats = self._stats[device_id]
                 t0 = time.perf_counter()
                 try:
-                    spec = self._spec(self.devices[device_id], order)
+                    request = self._request(self.devices[device_id], order)
                     stats.orders += 1
-                    placed = client.orders.place(spec)
+                    placed = client.orders.place(request)
                 except FlexError as exc:
                     stats.failed += 1
                     outcomes[index] = FleetOutcome(device_id, "", order, None, exc)
@@ -177,7 +191,7 @@ class Gen2Fleet:
                 stats.latencies_ms.append(latency)
                 self._owner[placed.id] = device_id
                 if connection is not None:
-                    side = OrderType.ASK if str(spec.side) == "sell" else OrderType.BID
+                    side = OrderType.ASK if str(placed.side) == "sell" else OrderType.BID
                     connection._mine[placed.id] = side
                 outcomes[index] = FleetOutcome(
                     device_id, str(placed.id), order, placed, None, latency

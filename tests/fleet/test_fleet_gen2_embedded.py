@@ -57,3 +57,30 @@ def test_a_gen2_device_naming_an_unknown_account_is_refused_naming_it() -> None:
         assert exc.field == "account" and "'x'" in str(exc)
     else:  # pragma: no cover - the assertion explains
         raise AssertionError("expected FlexValidationError")
+
+
+def test_a_fill_on_the_trade_stream_reaches_the_device_whose_order_it_was() -> None:
+    """A seller device of one account and a buyer of another trade; each gets its own fill."""
+    from flxtrd import OrderType, PlaceOrder
+
+    tag = uuid.uuid4().hex[:8]
+    accounts = {"s": _client(f"g2s-{tag}@example.com"), "b": _client(f"g2b-{tag}@example.com")}
+    devices = [Gen2Device("seller", "s", f"loc-{tag}"), Gen2Device("buyer", "b", f"loc-{tag}")]
+    start = (time.time_ns() // 1_000_000 // QUARTER + 8) * QUARTER
+    expiry = start - QUARTER
+
+    def order(side: OrderType, price: float) -> PlaceOrder:
+        return PlaceOrder(f"{side}-1", side, 1000.0, price, start, start + QUARTER, expiry)
+
+    with Gen2Fleet(accounts, devices) as fleet:
+        placed = fleet.place(
+            [("seller", order(OrderType.ASK, 0.1)), ("buyer", order(OrderType.BID, 0.2))]
+        )
+        assert [o.ok for o in placed] == [True, True], [o.error for o in placed]
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and fleet.stats.deals < 2:
+            fleet.poll(0.05)
+        assert fleet.device("seller").deals == 1
+        assert fleet.device("buyer").deals == 1
+        assert fleet.device("seller").energy_sold_wh == 250.0
+        assert fleet.device("buyer").energy_bought_wh == 250.0
