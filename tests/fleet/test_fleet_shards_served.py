@@ -22,6 +22,12 @@ TAKEOVER_BOUND_S = 30.0
 pytestmark = pytest.mark.broker
 
 
+def _running_all(lines: list[str]) -> bool:
+    """Every shard taken, and orders confirmed after the last was."""
+    taken = [i for i, line in enumerate(lines) if line.startswith("took shard")]
+    return len(taken) == SHARDS and len(confirmed_ids(lines[taken[-1] :])) > 0
+
+
 def _complete(lines: list[str]) -> bool:
     return sum(line.endswith(" complete") for line in lines) >= SHARDS
 
@@ -38,19 +44,17 @@ def test_a_killed_workers_shards_are_taken_over_with_no_order_lost_or_traded_twi
         common += ["--run", run, "--shards", str(SHARDS), "--orders", str(ORDERS)]
         assign = FleetProcess(["--assign", *common], env)
         assert assign.finish(60) == 0, assign.text()
-        first = FleetProcess(["--worker", *common, "--interval", "0.3"], env)
+        first = FleetProcess(["--worker", *common, "--interval", "1.0"], env)
         second: FleetProcess | None = None
         try:
             assert first.wait_for(lambda ls: any("consuming" in x for x in ls), 30), first.text()
             second = FleetProcess(["--worker", *common, "--interval", "0.05"], env)
             assert second.wait_for(lambda ls: any("consuming" in x for x in ls), 30), second.text()
-            # mid-run: the first worker holds every shard and has confirmed some orders
-            assert first.wait_for(lambda ls: len(confirmed_ids(ls)) >= 60, 60), first.text()
+            # mid-run: the first worker holds every shard and has run a round since the last
+            assert first.wait_for(_running_all, 60), first.text()
             first.kill()
             killed_at = time.time()
             assert not _complete(first.lines), "the kill came too late to be mid-run"
-            taken = [x for x in first.lines if x.startswith("took shard")]
-            assert len(taken) == SHARDS, first.text()
 
             assert second.wait_for(_complete, 90), second.text()
             took = [x for x in second.lines if x.startswith("took shard")]
