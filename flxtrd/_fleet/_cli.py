@@ -31,7 +31,7 @@ from typing import Any, TextIO
 
 from flxtrd._cli_args import positive_seconds, seconds
 from flxtrd._errors import ConfigurationError
-from flxtrd._exit_codes import EXIT_ERROR, EXIT_OK
+from flxtrd._exit_codes import EXIT_CODES_HELP, EXIT_ERROR, EXIT_OK
 from flxtrd._types import User
 
 __all__ = ["add_fleet_parser", "format_row", "run_fleet"]
@@ -50,6 +50,10 @@ def add_fleet_parser(subparsers: Any) -> argparse.ArgumentParser:
         "fleet",
         help="trade for many devices from one process (live table), or be a shard worker",
         description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+        epilog=(
+            "example:\n  python -m flxtrd fleet --sandbox --devices 200 --orders 3\n\n"
+            f"{EXIT_CODES_HELP}\n  (1 also when an order or a device failed)"
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     where = parser.add_mutually_exclusive_group()
