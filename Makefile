@@ -35,7 +35,7 @@ lint:  ## ruff (lint + format check), mypy --strict on flxtrd/, spec validation
 test: install lint check-generated  ## Lint, check generated/, run every test
 	HYPOTHESIS_PROFILE=$(HYPOTHESIS_PROFILE) $(BIN)/pytest
 
-bench: install  ## Side-by-side benchmarks (needs RabbitMQ on 127.0.0.1:5672)
+bench: install  ## Side-by-side benchmarks (RabbitMQ on 127.0.0.1:5672; the fleet bench starts its own node on 5673)
 	$(BIN)/python benchmarks/run_all.py
 
 fuzz-sandbox: install  ## Fuzz the served sandbox's HTTP surface: >= 100,000 requests, no 5xx

@@ -2,6 +2,10 @@
 
 Usage: .venv/bin/python benchmarks/run_all.py [--only NAME ...] [--no-plot] [--out PATH] [--quick]
 
+``fleet`` (``bench_fleet.py``: 10, 100 and 1,000 devices on a RabbitMQ node of its own) is not a
+three-contender script: its own "## Fleets" section goes into BENCHMARKS.md, and ``--only fleet``
+replaces that section alone, leaving the rest of the file as it was.
+
 Each ``bench_*.py`` script measures its work items in interleaved rounds for three contenders
 (flxtrd, flxtrd 0.2.9 from PyPI in ``.bench-venv``, and the raw library) and writes its results
 with ``--json``; this runner runs them one after another, reads those files and prints ONE table:
@@ -57,6 +61,10 @@ COMMAND = "make bench"
 RUNS = ".venv/bin/python benchmarks/run_all.py"
 #: Scripts in running order (the table follows the work items' order below).
 SCRIPTS = ("amqp", "rest", "decode", "matching", "roundtrip", "memory", "sandbox_scale")
+FLEET = "fleet"
+FLEET_QUICK = ["--sizes", "10", "--orders", "500"]
+FLEET_HEADING = "## Fleets"
+FLEET_PNG = ROOT / "docs" / "fleet.png"
 #: ``--quick``: tiny sizes, to check the plumbing in seconds (the figures mean nothing).
 QUICK = {
     "amqp": ["-n", "500"],
@@ -147,6 +155,30 @@ def run_script(name: str, json_path: Path, extra: list[str]) -> tuple[int, str, 
         lines.append(line)
     code = proc.wait()
     return code, "".join(lines), time.perf_counter() - began
+
+
+def run_fleet(quick: bool, no_plot: bool) -> tuple[int, str, float, str]:
+    """Run ``bench_fleet.py``; (exit code, its output, seconds, its BENCHMARKS.md section)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        section = Path(tmp) / "fleet.md"
+        extra = ["--markdown", str(section)] + ([] if no_plot else ["--plot", str(FLEET_PNG)])
+        code, output, seconds = run_script(
+            FLEET, Path(tmp) / "fleet.json", (FLEET_QUICK if quick else []) + extra
+        )
+        text = section.read_text() if section.exists() else ""
+    return code, output, seconds, text
+
+
+def splice_fleet(doc: str, section: str) -> str:
+    """``doc`` with its "## Fleets" section replaced (or added before "## Per script")."""
+    if FLEET_HEADING in doc:
+        head, rest = doc.split(FLEET_HEADING, 1)
+        tail = rest[rest.index("\n## ") + 1 :] if "\n## " in rest else ""
+        return head + section.rstrip("\n") + "\n\n" + tail
+    if "## Per script" in doc:
+        head, tail = doc.split("## Per script", 1)
+        return head + section.rstrip("\n") + "\n\n## Per script" + tail
+    return doc.rstrip("\n") + "\n\n" + section
 
 
 # --- the table ------------------------------------------------------------------------------
@@ -337,7 +369,9 @@ def plot(report: Report, subtitle: str) -> str | None:
 def main() -> int:
     """Run the benchmarks, print the table, write BENCHMARKS.md; exit 1 if a script failed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", default=None, help=f"some of: {' '.join(SCRIPTS)}")
+    parser.add_argument(
+        "--only", nargs="*", default=None, help=f"some of: {' '.join(SCRIPTS)} {FLEET}"
+    )
     parser.add_argument("--no-plot", action="store_true", help="leave docs/benchmarks.png alone")
     parser.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"), help="the report file")
     parser.add_argument("--url", default="amqp://guest:guest@127.0.0.1:5672//")
@@ -346,6 +380,14 @@ def main() -> int:
     )
     options = parser.parse_args()
     scripts = [s for s in SCRIPTS if not options.only or s in options.only]
+    with_fleet = not options.only or FLEET in options.only
+    if options.only == [FLEET]:  # the fleet section alone, the rest of the file kept
+        code, _, seconds, section = run_fleet(options.quick, options.no_plot)
+        if code == 0 and section:
+            out = Path(options.out)
+            out.write_text(splice_fleet(out.read_text() if out.exists() else "", section))
+            print(f"updated the fleet section of {out} ({seconds:.0f} s)")
+        return 1 if code or not section else 0
 
     began = time.perf_counter()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -366,6 +408,13 @@ def main() -> int:
                 failed.append(name)
                 continue
             reports.append(read_report(json_path))
+
+    fleet_section = ""
+    if with_fleet:
+        code, output, seconds, fleet_section = run_fleet(options.quick, options.no_plot)
+        outputs[FLEET] = (code, output, seconds)
+        if code != 0 or not fleet_section:
+            failed.append(FLEET)
 
     report = merged(reports)
     timed = [i for i in report.titles if i not in MEMORY_ITEMS]
@@ -452,7 +501,10 @@ def main() -> int:
             output.strip(),
             "```",
         ]
-    Path(options.out).write_text("\n".join(doc) + "\n")
+    text = "\n".join(doc) + "\n"
+    if fleet_section:
+        text = splice_fleet(text, fleet_section)
+    Path(options.out).write_text(text)
     written = os.path.relpath(options.out, ROOT)
     print(f"wrote {written}" + ("" if plot_error else f" and {PLOT_PNG.relative_to(ROOT)}"))
     if plot_error:

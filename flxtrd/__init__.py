@@ -87,6 +87,18 @@ if TYPE_CHECKING:
         HeatPump,
         ShiftableLoad,
     )
+    from flxtrd._fleet import (
+        DeviceStats,
+        Fleet,
+        FleetDevice,
+        FleetOutcome,
+        FleetStats,
+        Gen2Device,
+        Gen2Fleet,
+        LatencySummary,
+        PortfolioStrategy,
+        login_devices,
+    )
     from flxtrd._http import RawResponse
     from flxtrd._market_messages import MarketMessage
     from flxtrd._pagination import AsyncPage, AsyncPaginator, SyncPage
@@ -124,6 +136,16 @@ _SUBPACKAGES = frozenset({"core", "frames", "protocols", "utils"})
 
 #: Names loaded on first access, and the private module each lives in.
 _LAZY = {
+    "DeviceStats": "flxtrd._fleet",
+    "Fleet": "flxtrd._fleet",
+    "FleetDevice": "flxtrd._fleet",
+    "FleetOutcome": "flxtrd._fleet",
+    "FleetStats": "flxtrd._fleet",
+    "Gen2Device": "flxtrd._fleet",
+    "Gen2Fleet": "flxtrd._fleet",
+    "LatencySummary": "flxtrd._fleet",
+    "PortfolioStrategy": "flxtrd._fleet",
+    "login_devices": "flxtrd._fleet",
     "AmpqAPI": "flxtrd._amqp",
     "AmqpStats": "flxtrd._amqp",
     "AsyncFlexAPIClient": "flxtrd._async_client",
@@ -225,10 +247,15 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "ContractUpdate",
+    "DeviceStats",
     "EnergyManagement",
     "FieldError",
     "Fill",
     "FixedMarginSeller",
+    "Fleet",
+    "FleetDevice",
+    "FleetOutcome",
+    "FleetStats",
     "FlexAPIClient",
     "FlexBroker",
     "FlexConnectionError",
@@ -245,8 +272,11 @@ __all__ = [
     "Flexibility",
     "Gen1Connection",
     "Gen2Connection",
+    "Gen2Device",
+    "Gen2Fleet",
     "HeatPump",
     "Identity",
+    "LatencySummary",
     "Market",
     "MarketEvent",
     "MarketMessage",
@@ -273,6 +303,7 @@ __all__ = [
     "OversellError",
     "PermissionDeniedError",
     "PlaceOrder",
+    "PortfolioStrategy",
     "RandomBot",
     "RateLimitError",
     "RawResponse",
@@ -298,6 +329,7 @@ __all__ = [
     "encode_order_line",
     "frames",
     "log",
+    "login_devices",
     "plot_run",
     "utils",
 ]

@@ -536,6 +536,27 @@ class BotStats:
         return self.revenue_eur - self.cost_eur
 
 
+class FillTotals(Protocol):
+    """Totals a fill adds to: a :class:`BotStats`, a fleet device's ``DeviceStats``."""
+
+    deals: int
+    energy_sold_wh: float
+    energy_bought_wh: float
+    revenue_eur: float
+    cost_eur: float
+
+
+def count_fill(totals: FillTotals, fill: Fill) -> None:
+    """Add one fill to ``totals``: a deal, its energy and its money (sold or bought)."""
+    totals.deals += 1
+    if fill.side is OrderType.ASK:
+        totals.energy_sold_wh += fill.energy_wh
+        totals.revenue_eur += fill.value_eur
+    else:
+        totals.energy_bought_wh += fill.energy_wh
+        totals.cost_eur += fill.value_eur
+
+
 class Bot:
     """One strategy trading on one connection (see the module doc)."""
 
@@ -637,13 +658,7 @@ class Bot:
         if isinstance(event, MarketTick):
             stats.last_price = event.price
         elif isinstance(event, Fill):
-            stats.deals += 1
-            if event.side is OrderType.ASK:
-                stats.energy_sold_wh += event.energy_wh
-                stats.revenue_eur += event.value_eur
-            else:
-                stats.energy_bought_wh += event.energy_wh
-                stats.cost_eur += event.value_eur
+            count_fill(stats, event)
 
     def _execute(self, action: StrategyAction) -> list[StrategyEvent]:
         """Carry out one action; return the events it causes (accepted, or rejected)."""

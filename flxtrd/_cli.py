@@ -85,10 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=run_demo)
 
     from flxtrd._bot import add_bot_parser
+    from flxtrd._fleet._cli import add_fleet_parser
     from flxtrd.sandbox._cli import add_sandbox_parser
 
     add_sandbox_parser(commands)
     add_bot_parser(commands)
+    add_fleet_parser(commands)
 
     login = commands.add_parser("login", help="log in and show the user id and locations")
     _add_market_options(login)

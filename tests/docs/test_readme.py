@@ -13,7 +13,7 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 # What each python block prints, in order (one pattern per block): the five-line order, the
 # httpx mocking of "Coming from flxtrd 0.2.9", then the "Write your own strategy" section's
-# strategy, battery, guide-run and plugin examples.
+# strategy, battery, guide-run and plugin examples, and the fleet example.
 EXPECTED_OUTPUT = [
     r"^[0-9a-f]{32}$",
     r"^True app-1\n404 NotFoundError$",
@@ -21,6 +21,7 @@ EXPECTED_OUTPUT = [
     r"ask 1800 W for 15 min = 450 Wh at .*\nrefused: power_w .*\nstate of charge 10\.0%",
     r"^5000 0\.3$",
     r"^order confirmed\n[0-9a-f]{32}$",
+    r"^20 confirmed\n20 devices, 20 deals, 5000 Wh$",
 ]
 
 
