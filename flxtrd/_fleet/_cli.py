@@ -104,7 +104,7 @@ def _users(args: argparse.Namespace) -> list[tuple[str, User]]:
 
 
 def _market(args: argparse.Namespace) -> str:
-    from flxtrd._constants import ENV_MARKET_URL
+    from flxtrd._defaults import ENV_MARKET_URL
 
     if args.sandbox:
         return "sandbox://"

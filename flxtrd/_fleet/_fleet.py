@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from flxtrd._amqp import AmpqAPI
 from flxtrd._bot import Bot, Incoming, count_fill, gen1_events, wall_ms
-from flxtrd._constants import DEFAULT_CONFIRM_TIMEOUT_S
+from flxtrd._defaults import DEFAULT_CONFIRM_TIMEOUT_S
 from flxtrd._errors import FlexError, FlexValidationError
 from flxtrd._log import get_logger
 from flxtrd._strategy import (
