@@ -284,6 +284,7 @@ def test_on_a_fan_out_link_a_trades_ticks_are_one_bcc_message(
     """With BCC: closed orders, then ONE tick to routing key "" naming every key; 4 confirmed."""
     monkeypatch.setattr(FakeLink, "fan_out", True)
     rig = Rig(monkeypatch)
+    rig.worker.bcc_ticks = True
     rig.worker.start()
     try:
         link = rig.link
@@ -302,5 +303,24 @@ def test_on_a_fan_out_link_a_trades_ticks_are_one_bcc_message(
         eventually(lambda: link.acked == [1, 2], "the bid acked")
         stats = rig.worker.stats
         assert (stats.replies, stats.confirmed, stats.nacked) == (6, 4, 1)
+    finally:
+        rig.worker.stop()
+
+
+def test_without_bcc_ticks_a_fan_out_link_still_gets_one_tick_per_key(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The default: one tick message per device's key, even where BCC is possible."""
+    monkeypatch.setattr(FakeLink, "fan_out", True)
+    rig = Rig(monkeypatch)
+    rig.worker.start()
+    try:
+        link = rig.link
+        link.deliver(rig.order("ask", "a-1"))
+        link.deliver(rig.order("bid", "b-1"))
+        eventually(lambda: len(link.tags()) == 4, "two closed orders and two ticks")
+        keys = sorted(a.locations[0].id for a in (rig.alice, rig.bob))
+        assert sorted(key for _, key, _ in link.published[2:]) == keys
+        assert all("BCC" not in headers for _, _, headers in link.published)
     finally:
         rig.worker.stop()
