@@ -80,15 +80,16 @@ FINDINGS = """What grows super-linearly, and why:
 
 - **Generation-1 ticks: O(N^2) deliveries, by the protocol (stays).** Every trade sends a tick
   to every device, so N devices trading in proportion to N make trades x N deliveries
-  (1,000,000 for 1,000 devices placing 2 orders each). The served sandbox used to publish each
-  one itself, one AMQP publish per device per trade; it now publishes ONE message per trade
-  with the devices' keys in RabbitMQ's `BCC` header (the broker copies it to each queue and
-  strips the header: each device gets the same tick, with routing key `""` instead of its own
-  key; `memory://` still puts one per key). What is left in the sandbox grows with N per trade
-  only through encoding the N keys of that header (py-amqp, about 0.4 ms at 1,000 keys). The
-  N^2 deliveries now fall on RabbitMQ (its CPU column) and on the devices, which each receive
-  every tick; time to the last tick follows them. Only a protocol change (a tick exchange
-  each device binds itself, or no tick per device) would make that linear.
+  (1,000,000 for 1,000 devices placing 2 orders each): the sandbox's CPU, RabbitMQ's and the
+  devices' all grow about as N^2 (slopes above). The worker publishes one message per device
+  per trade (about 30 us each). Tried and measured: one message per trade with the devices'
+  keys in RabbitMQ's `BCC` header (`BrokerWorker(bcc_ticks=True)`; each device still gets the
+  same tick, with routing key `""`). At 1,000 devices it cut the sandbox's CPU from about 31
+  to 2 s, but RabbitMQ 3.10 spent 162 CPU s instead of 62 on the copies, the devices 81
+  instead of 36, and the last tick arrived after 218 s instead of 75 on this 2-core machine,
+  so it is off by default. Only a protocol change (a tick exchange each device binds itself,
+  or no tick per device) would make it linear. Fixed on the way: the tick audience was
+  re-sorted for every new device key and the account list copied for every trade.
 - **Order book stream: O(S x book) per change (fixed).** Each `/ws/orderbook/` subscriber took
   its own snapshot of the book, under the market's lock, at every change, and each snapshot
   built `depth` levels for every delivery window before keeping `depth` of them. One stream hub
