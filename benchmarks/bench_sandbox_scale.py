@@ -80,15 +80,16 @@ FINDINGS = """What grows super-linearly, and why:
 
 - **Generation-1 ticks: O(N^2) deliveries, by the protocol (stays).** Every trade sends a tick
   to every device, so N devices trading in proportion to N make trades x N deliveries
-  (1,000,000 for 1,000 devices placing 2 orders each). The served sandbox used to publish each
-  one itself, one AMQP publish per device per trade; it now publishes ONE message per trade
-  with the devices' keys in RabbitMQ's `BCC` header (the broker copies it to each queue and
-  strips the header: each device gets the same tick, with routing key `""` instead of its own
-  key; `memory://` still puts one per key). What is left in the sandbox grows with N per trade
-  only through encoding the N keys of that header (py-amqp, about 0.4 ms at 1,000 keys). The
-  N^2 deliveries now fall on RabbitMQ (its CPU column) and on the devices, which each receive
-  every tick; time to the last tick follows them. Only a protocol change (a tick exchange
-  each device binds itself, or no tick per device) would make that linear.
+  (1,000,000 for 1,000 devices placing 2 orders each): the sandbox's CPU, RabbitMQ's and the
+  devices' all grow about as N^2 (slopes above). The worker publishes one message per device
+  per trade (about 30 us each). Tried and measured: one message per trade with the devices'
+  keys in RabbitMQ's `BCC` header (`BrokerWorker(bcc_ticks=True)`; each device still gets the
+  same tick, with routing key `""`). At 1,000 devices it cut the sandbox's CPU from about 31
+  to 2 s, but RabbitMQ 3.10 spent 162 CPU s instead of 62 on the copies, the devices 81
+  instead of 36, and the last tick arrived after 218 s instead of 75 on this 2-core machine,
+  so it is off by default. Only a protocol change (a tick exchange each device binds itself,
+  or no tick per device) would make it linear. Fixed on the way: the tick audience was
+  re-sorted for every new device key and the account list copied for every trade.
 - **Order book stream: O(S x book) per change (fixed).** Each `/ws/orderbook/` subscriber took
   its own snapshot of the book, under the market's lock, at every change, and each snapshot
   built `depth` levels for every delivery window before keeping `depth` of them. One stream hub
@@ -918,8 +919,17 @@ def markdown(results: dict[str, list[dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
-def plot(results: dict[str, list[dict[str, Any]]], out: str) -> str | None:
-    """Draw the three curves (log-log); an error message or None."""
+def _positive(values: Sequence[float | None]) -> list[float]:
+    """Values for a log axis: zero or missing (below the CPU clock's 10 ms) drawn as a gap."""
+    return [v if v else float("nan") for v in values]
+
+
+def plot(
+    results: dict[str, list[dict[str, Any]]],
+    out: str,
+    before: dict[str, list[dict[str, Any]]] | None = None,
+) -> str | None:
+    """Draw the three curves (log-log), ``before`` dashed if given; an error message or None."""
     try:
         import matplotlib
 
@@ -927,37 +937,39 @@ def plot(results: dict[str, list[dict[str, Any]]], out: str) -> str | None:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         return f"no plot: {exc}"
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    ax = axes[0]
-    for gen in ("gen1", "gen2"):
-        rows = [r for r in results.get("matching", []) if r["generation"] == gen]
-        if rows:
-            ax.plot([r["resting"] for r in rows], [r["us_per_order"] for r in rows], "o-",
-                    label=gen)  # fmt: skip
-    ax.set(xscale="log", yscale="log", xlabel="resting orders", ylabel="CPU µs per order",
-           title="matching")  # fmt: skip
-    ax.legend()
-    ax = axes[1]
-    broker = [r for r in results.get("broker", []) if "error" not in r]
-    if broker:
-        xs = [r["devices"] for r in broker]
-        ax.plot(xs, [r["sandbox_cpu_s"] for r in broker], "o-", label="sandbox CPU s")
-        ax.plot(xs, [r["ticks_done_s"] or float("nan") for r in broker], "s-",
-                label="wall s to last tick")  # fmt: skip
-        ax.plot(xs, [x / xs[0] * broker[0]["sandbox_cpu_s"] for x in xs], ":", color="grey",
-                label="linear")  # fmt: skip
-        ax.legend()
-    ax.set(xscale="log", yscale="log", xlabel="device connections (gen 1)", ylabel="seconds",
-           title="served sandbox, broker")  # fmt: skip
-    ax = axes[2]
-    for kind in ("ticker", "orderbook"):
-        rows = [r for r in results.get("ws", []) if r["kind"] == kind and r["last_ms"]]
-        if rows:
-            ax.plot([r["subscribers"] for r in rows], [r["last_ms"] for r in rows], "o-",
-                    label=f"{kind}: last subscriber")  # fmt: skip
-    ax.set(xscale="log", yscale="log", xlabel="WebSocket subscribers", ylabel="ms",
-           title="fan-out (gen 2)")  # fmt: skip
-    ax.legend()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.8))
+    runs = [("", "-", results)] + ([(" (before)", "--", before)] if before else [])
+    for suffix, style, data in runs:
+        for gen, colour in (("gen1", "tab:blue"), ("gen2", "tab:orange")):
+            rows = [r for r in data.get("matching", []) if r["generation"] == gen]
+            if rows:
+                axes[0].plot([r["resting"] for r in rows], [r["us_per_order"] for r in rows],
+                             "o" + style, color=colour, label=gen + suffix)  # fmt: skip
+        broker = [r for r in data.get("broker", []) if "error" not in r]
+        if broker:
+            xs = [r["devices"] for r in broker]
+            for key, colour, label in (
+                ("sandbox_cpu_s", "tab:blue", "sandbox CPU s"),
+                ("rabbit_cpu_s", "tab:green", "RabbitMQ CPU s"),
+                ("ticks_done_s", "tab:red", "wall s to the last tick"),
+            ):
+                ys = _positive([r.get(key) for r in broker])
+                if any(y == y for y in ys):  # not all NaN
+                    axes[1].plot(xs, ys, "o" + style, color=colour, label=label + suffix)
+        for kind, colour in (("ticker", "tab:blue"), ("orderbook", "tab:orange")):
+            rows = [r for r in data.get("ws", []) if r["kind"] == kind and r["last_ms"]]
+            if rows:
+                axes[2].plot([r["subscribers"] for r in rows], [r["last_ms"] for r in rows],
+                             "o" + style, color=colour,
+                             label=f"{kind}: last subscriber{suffix}")  # fmt: skip
+    axes[0].set(xscale="log", yscale="log", xlabel="resting orders", ylabel="CPU µs per order",
+                title="matching: cost per order")  # fmt: skip
+    axes[1].set(xscale="log", yscale="log", xlabel="device connections (gen 1)",
+                ylabel="seconds", title="served sandbox: ticks to all N")  # fmt: skip
+    axes[2].set(xscale="log", yscale="log", xlabel="WebSocket subscribers", ylabel="ms",
+                title="fan-out of one trade (gen 2)")  # fmt: skip
+    for ax in axes:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     Path(out).parent.mkdir(exist_ok=True)
     fig.savefig(out, dpi=110)
@@ -982,8 +994,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", default="matching,broker,ws")
     parser.add_argument("--plot", default=str(ROOT / "docs" / "sandbox_scale.png"))
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument(
+        "--before", metavar="JSON", nargs="*", default=(),
+        help="--json files of an earlier run, drawn dashed on the plot",
+    )  # fmt: skip
+    parser.add_argument(
+        "--plot-only", metavar="JSON", default=None,
+        help="draw the plot from this --json file without measuring",
+    )  # fmt: skip
     add_json_option(parser)
     args = parser.parse_args(argv)
+    before: dict[str, list[dict[str, Any]]] = {}
+    for path in args.before:
+        before.update(json.loads(Path(path).read_text())["extra"]["results"])
+    if args.plot_only:
+        drawn = json.loads(Path(args.plot_only).read_text())["extra"]["results"]
+        error = plot(drawn, args.plot, before or None)
+        print(error or f"wrote {args.plot}")
+        return 0 if error is None else 1
     parts = set(args.only.split(","))
     results: dict[str, list[dict[str, Any]]] = {}
     if "matching" in parts:
@@ -996,7 +1024,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     table = markdown(results)
     print(f"sandbox at fleet scale, Python {sys.version.split()[0]}\n")
     print(table)
-    plot_error = None if args.no_plot else plot(results, args.plot)
+    plot_error = None if args.no_plot else plot(results, args.plot, before or None)
     if plot_error:
         print(plot_error, file=sys.stderr)
 

@@ -6,8 +6,8 @@ Two links with one interface, so the worker's logic does not care which broker i
   publisher confirms (``confirm_select``) tracked by the channel's ``basic_ack`` / ``basic_nack``
   events when ``confirms`` is on, publishing through ``send_method`` (py-amqp's
   ``basic_publish`` adds a ``drain_events(timeout=0)`` per message);
-- :class:`AmqpLink` sends a tick for many devices as one message with a ``BCC`` header
-  (``fan_out``), so a trade costs the worker one publish, not one per device;
+- :class:`AmqpLink` can send a tick for many devices as one message with a ``BCC`` header
+  (``fan_out``; the worker does so with ``bcc_ticks=True``);
 - :class:`MemoryLink` (``memory://``): kombu's in-process transport; a put into an in-process
   queue cannot fail, so there are no confirms (``publish`` returns ``None``) and no connection
   loss.

@@ -26,11 +26,12 @@ from the generated models (``glocalflex_messages``), content type ``application/
 ``sendertimestamp_in_ms`` (added when publishing). Per generation-1 event of the market:
 
 - ``Trade``: ``ask_closed_order`` to the seller's key, ``bid_closed_order`` to the buyer's key,
-  then one ``tick`` to every known application key. On RabbitMQ the worker sends those ticks
-  as ONE message with the keys in the ``BCC`` header (``trade_replies(..., bcc=True)``): the
-  broker copies it to each queue and strips the header, so every device still gets one tick
-  per trade and no device sees another's key; the copies arrive with the routing key ``""``.
-  A trade so costs the worker one publish, not one per device;
+  then one ``tick`` to every known application key. With ``BrokerWorker(bcc_ticks=True)`` on
+  RabbitMQ those ticks are ONE message with the keys in the ``BCC`` header
+  (``trade_replies(..., bcc=True)``): the broker copies it to each queue and strips the header,
+  so every device still gets one tick per trade and no device sees another's key; the copies
+  arrive with the routing key ``""``. It saves the worker one publish per device per trade but
+  costs RabbitMQ more (measured: off by default);
 - ``Rejected``: ``cancel`` with the engine's reason, the order's application key and
   ``message_id`` (a duplicate ``message_id`` is not answered: the worker drops re-sent orders);
 - ``Expired`` (an order that expired unmatched while resting): ``cancel`` with reason

@@ -430,6 +430,7 @@ def test_the_worker_reconnects_after_the_broker_drops_it(session: Session) -> No
 
 def test_one_bcc_tick_reaches_every_device_once_without_the_bcc_list(session: Session) -> None:
     """Three devices on raw queues: one trade, one tick each; RabbitMQ stripped the BCC header."""
+    session.worker.bcc_ticks = True
     accounts = [session.market.login(f"{n}@example.com", "pw") for n in "abc"]
     keys = [a.locations[0].id for a in accounts]
     where = urlsplit(session.amqp_url)

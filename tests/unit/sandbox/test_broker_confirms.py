@@ -278,29 +278,49 @@ def test_the_worker_gives_up_after_its_retry_policy_and_reports_stopped(
     assert not rig.worker.running
 
 
-def test_on_a_fan_out_link_a_trades_ticks_are_one_bcc_message(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """With BCC: closed orders, then ONE tick to routing key "" naming every key; 4 confirmed."""
+@pytest.fixture
+def fan_out_rig(monkeypatch: pytest.MonkeyPatch) -> Iterator[Rig]:
+    """A rig whose links can BCC (as RabbitMQ's), worker not started; one trade delivered."""
     monkeypatch.setattr(FakeLink, "fan_out", True)
-    rig = Rig(monkeypatch)
+    r = Rig(monkeypatch)
+    yield r
+    r.worker.stop()
+
+
+def trade_on(rig: Rig, bcc_ticks: bool) -> FakeLink:
+    """Start the rig's worker (with or without BCC ticks) and deliver a crossing ask and bid."""
+    rig.worker.bcc_ticks = bcc_ticks
     rig.worker.start()
-    try:
-        link = rig.link
-        link.deliver(rig.order("ask", "a-1"))
-        link.deliver(rig.order("bid", "b-1"))
-        eventually(lambda: len(link.tags()) == 3, "three messages: two closed orders, one tick")
-        keys = sorted(a.locations[0].id for a in (rig.alice, rig.bob))
-        (_, seller, _), (_, buyer, _), (_, tick_key, tick_headers) = link.published
-        assert (seller, buyer) == (rig.alice.locations[0].id, rig.bob.locations[0].id)
-        assert tick_key == "" and tick_headers["BCC"] == keys
-        link.confirm(2, multiple=True)
-        link.confirm(3, ok=False)  # the one tick message nacked: re-published whole
-        eventually(lambda: len(link.tags()) == 4, "the tick published again")
-        assert link.published[3][1] == "" and link.published[3][2]["BCC"] == keys
-        link.confirm(4)
-        eventually(lambda: link.acked == [1, 2], "the bid acked")
-        stats = rig.worker.stats
-        assert (stats.replies, stats.confirmed, stats.nacked) == (6, 4, 1)
-    finally:
-        rig.worker.stop()
+    link = rig.link
+    link.deliver(rig.order("ask", "a-1"))
+    link.deliver(rig.order("bid", "b-1"))
+    return link
+
+
+def test_on_a_fan_out_link_a_trades_ticks_are_one_bcc_message(fan_out_rig: Rig) -> None:
+    """With BCC: closed orders, then ONE tick to routing key "" naming every key; 4 confirmed."""
+    rig = fan_out_rig
+    link = trade_on(rig, bcc_ticks=True)
+    eventually(lambda: len(link.tags()) == 3, "three messages: two closed orders, one tick")
+    keys = sorted(a.locations[0].id for a in (rig.alice, rig.bob))
+    (_, seller, _), (_, buyer, _), (_, tick_key, tick_headers) = link.published
+    assert (seller, buyer) == (rig.alice.locations[0].id, rig.bob.locations[0].id)
+    assert tick_key == "" and tick_headers["BCC"] == keys
+    link.confirm(2, multiple=True)
+    link.confirm(3, ok=False)  # the one tick message nacked: re-published whole
+    eventually(lambda: len(link.tags()) == 4, "the tick published again")
+    assert link.published[3][1] == "" and link.published[3][2]["BCC"] == keys
+    link.confirm(4)
+    eventually(lambda: link.acked == [1, 2], "the bid acked")
+    stats = rig.worker.stats
+    assert (stats.replies, stats.confirmed, stats.nacked) == (6, 4, 1)
+
+
+def test_without_bcc_ticks_a_fan_out_link_still_gets_one_tick_per_key(fan_out_rig: Rig) -> None:
+    """The default: one tick message per device's key, even where BCC is possible."""
+    rig = fan_out_rig
+    link = trade_on(rig, bcc_ticks=False)
+    eventually(lambda: len(link.tags()) == 4, "two closed orders and two ticks")
+    keys = sorted(a.locations[0].id for a in (rig.alice, rig.bob))
+    assert sorted(key for _, key, _ in link.published[2:]) == keys
+    assert all("BCC" not in headers for _, _, headers in link.published)
