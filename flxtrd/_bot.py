@@ -1015,8 +1015,9 @@ def _SimulationMarket(**kwargs: Any) -> SandboxMarket:
 
 
 def _subscribers(market: SandboxMarket) -> int:
-    """How many subscribers ``market`` has now (a market made by `_SimulationMarket`)."""
-    return int(getattr(market, "live_subscribers", 0))
+    """How many WebSocket streams receive ``market``'s updates now (one market subscription
+    serves them all: the app's stream hub counts them)."""
+    return market.streams_attached
 
 
 def _gen2_caught_up(conn: Gen2Connection, trades: int, wanted: set[int]) -> Callable[[], bool]:

@@ -328,6 +328,9 @@ class SandboxMarket:
         )
         self._lock = threading.RLock()
         self._subscribers: dict[int, Subscriber] = {}
+        self.streams_attached = 0
+        """WebSocket streams now receiving this market's updates (kept by the apps' hubs)."""
+        self._streams_lock = threading.Lock()
         self._next_subscriber = 0
         self._timer_stop: threading.Event | None = None
 
@@ -386,6 +389,11 @@ class SandboxMarket:
                 self._subscribers.pop(key, None)
 
         return unsubscribe
+
+    def count_stream(self, delta: int) -> None:
+        """Add ``delta`` to `streams_attached` (a stream hub attached or detached a stream)."""
+        with self._streams_lock:
+            self.streams_attached += delta
 
     def _publish(self, events: tuple[Event, ...], received_ns: int | None = None) -> None:
         """Hand the events of one call to every subscriber (caller holds ``self._lock``)."""

@@ -115,6 +115,7 @@ class StreamHub:
                 if kind == self._user_kind:
                     subs.by_user.setdefault(user_id, {})[key] = sub
                 self._kinds[kind] = self._kinds.get(kind, 0) + 1
+            self._market.count_stream(1)  # outside `_lock`: the market's lock is not taken
 
         def detach() -> None:
             with self._subscription_lock:
@@ -130,6 +131,7 @@ class StreamHub:
                     if subs.empty() and self._loops.get(loop) is subs:
                         del self._loops[loop]
                     last = not any(self._kinds.values())
+                self._market.count_stream(-1)
                 if last and self._unsubscribe is not None:
                     unsubscribe, self._unsubscribe = self._unsubscribe, None
                     unsubscribe()
