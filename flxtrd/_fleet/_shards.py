@@ -21,6 +21,11 @@ No coordinator of our own: RabbitMQ decides who runs what.
 
 A device's exclusive reply queue dies with its connection; the taking-over worker retries
 ``RESOURCE_LOCKED`` for a bounded time while the broker removes the dead worker's queues.
+
+A device that cannot trade (its login lookup failed, the broker refused it, its connection
+dropped) is retried with backoff for ``device_retry_s``; after that it is written into the
+assignment as **failed**, with the reason, so the shard still completes, the next worker does
+not retry it again, and the failure is in the record rather than a shard that never ends.
 """
 
 from __future__ import annotations
@@ -53,6 +58,10 @@ _log = get_logger("fleet.shards")
 QUARTER_MS = 15 * 60_000
 TAKEOVER_LOCKED_RETRY_S = 30.0
 """How long a worker retries a device whose reply queue the dead worker still holds."""
+DEVICE_RETRY_S = 60.0
+"""How long a worker retries a device that cannot trade before it records it as failed."""
+RECONNECT_PAUSE_S = (0.5, 8.0)
+"""The first and the longest pause between two connection attempts of a failed device."""
 
 
 def shard_queue(run: str, shard: int) -> str:
@@ -102,6 +111,8 @@ class ShardAssignment:
     plan: OrderPlan
     next_seq: dict[str, int] = field(default_factory=dict)
     """device id -> the next order sequence to send (1 when absent)."""
+    failed: dict[str, str] = field(default_factory=dict)
+    """device id -> why it was given up (it sends no more orders; the shard can complete)."""
 
     def encode(self) -> bytes:
         """The message body (JSON)."""
@@ -111,6 +122,7 @@ class ShardAssignment:
                 "devices": self.devices,
                 "plan": self.plan.__dict__,
                 "next_seq": self.next_seq,
+                "failed": self.failed,
             },
             sort_keys=True,
         ).encode()
@@ -124,17 +136,22 @@ class ShardAssignment:
             devices={str(k): int(v) for k, v in data["devices"].items()},
             plan=OrderPlan(**data["plan"]),
             next_seq={str(k): int(v) for k, v in data.get("next_seq", {}).items()},
+            failed={str(k): str(v) for k, v in data.get("failed", {}).items()},
         )
 
     def merge(self, other: ShardAssignment) -> None:
         """Keep the furthest progress of each device (two checkpoints of one shard)."""
         for device_id, seq in other.next_seq.items():
             self.next_seq[device_id] = max(seq, self.next_seq.get(device_id, 1))
+        for device_id, reason in other.failed.items():
+            self.failed.setdefault(device_id, reason)
 
     @property
     def complete(self) -> bool:
-        """True when every device has sent all its orders."""
-        return all(self.next_seq.get(d, 1) > self.plan.orders for d in self.devices)
+        """True when every device has sent all its orders or was given up as failed."""
+        return all(
+            d in self.failed or self.next_seq.get(d, 1) > self.plan.orders for d in self.devices
+        )
 
 
 def assign_shards(device_ids: Sequence[str], shards: int, *, pairs: bool = True) -> list[list[str]]:
@@ -216,6 +233,12 @@ class _Held:
     assignment: ShardAssignment
     tag: int
     fleet: Fleet | None = None
+    down_since: dict[str, float] = field(default_factory=dict)
+    """device id -> when (monotonic) it was first seen unable to trade, until it trades again."""
+    lookup_errors: dict[str, str] = field(default_factory=dict)
+    """device id -> why its login could not be looked up (it is not in the fleet)."""
+    next_attempt: float = 0.0
+    pause: float = RECONNECT_PAUSE_S[0]
 
 
 DeviceSource = Callable[[Sequence[str]], tuple[str, list[FleetDevice], dict[str, FlexError]]]
@@ -232,6 +255,8 @@ class ShardWorker:
         devices: looks device ids up (logins): ``(broker_url, FleetDevice s, errors)``.
         out: where progress lines go (``took``, ``confirmed``, ``complete``), flushed each.
         interval_s: pause between order rounds (paces a run; 0: as fast as confirms come).
+        device_retry_s: how long a device that cannot trade is retried before it is recorded
+            as failed in the shard's assignment (so the shard can complete).
     """
 
     def __init__(
@@ -244,6 +269,7 @@ class ShardWorker:
         out: TextIO | None = None,
         interval_s: float = 0.0,
         fleet_options: Mapping[str, Any] | None = None,
+        device_retry_s: float = DEVICE_RETRY_S,
     ) -> None:
         self.control_url = control_url
         self.run = check_run(run)
@@ -252,6 +278,7 @@ class ShardWorker:
         self._out = out
         self.interval_s = interval_s
         self._fleet_options = dict(fleet_options or {})
+        self.device_retry_s = device_retry_s
         self._held: dict[int, _Held] = {}
         self._conn: Any = None
         self._channel: Any = None
@@ -305,6 +332,7 @@ class ShardWorker:
         broker_url, devices, errors = self._devices(ids)
         for device_id, error in errors.items():
             self._say(f"device {device_id} error: {error}")
+            held.lookup_errors[device_id] = f"login lookup failed: {error}"
         fleet = Fleet(devices, broker_url=broker_url, run=self.run, **self._fleet_options)
         deadline = time.monotonic() + TAKEOVER_LOCKED_RETRY_S
         pause = 0.1
@@ -318,14 +346,51 @@ class ShardWorker:
         for device_id, error in fleet.connect().items():
             self._say(f"device {device_id} error: {error}")
         held.fleet = fleet
+        held.next_attempt = time.monotonic() + held.pause
+
+    def _tend_devices(self, held: _Held) -> None:
+        """Retry the devices that cannot trade (with backoff); give up those down too long."""
+        a, fleet = held.assignment, held.fleet
+        assert fleet is not None
+        now = time.monotonic()
+        down: dict[str, str] = {}
+        for device_id in a.devices:
+            if device_id in a.failed or a.next_seq.get(device_id, 1) > a.plan.orders:
+                continue
+            if device_id in held.lookup_errors:
+                down[device_id] = held.lookup_errors[device_id]
+                continue
+            stats = fleet.device(device_id)
+            if not stats.connected:
+                down[device_id] = str(stats.error or "not connected")
+        for device_id in list(held.down_since):
+            if device_id not in down:  # trading again
+                del held.down_since[device_id]
+        for device_id, reason in down.items():
+            since = held.down_since.setdefault(device_id, now)
+            if now - since >= self.device_retry_s:
+                a.failed[device_id] = reason
+                del held.down_since[device_id]
+                self._say(f"device {device_id} given up: {reason}")
+        if held.down_since and now >= held.next_attempt:
+            for device_id, error in fleet.connect().items():
+                _log.debug("device %s still cannot connect: %s", device_id, error)
+            held.pause = min(held.pause * 2, RECONNECT_PAUSE_S[1])
+            held.next_attempt = now + held.pause
+        elif not held.down_since:
+            held.pause = RECONNECT_PAUSE_S[0]
 
     def _round(self, held: _Held) -> None:
         a, fleet = held.assignment, held.fleet
         if fleet is None or a.complete or held.tag < 0:
             return  # not started, done, or our last checkpoint has not come back yet
+        given_up = len(a.failed)
+        self._tend_devices(held)
         batch = []
         for device_id, index in sorted(a.devices.items()):
             seq = a.next_seq.get(device_id, 1)
+            if device_id in a.failed or device_id in held.lookup_errors:
+                continue
             if seq <= a.plan.orders and fleet.device(device_id).connected:
                 batch.append(
                     (
@@ -342,6 +407,8 @@ class ShardWorker:
             else:
                 self.failed += 1
                 self._say(f"failed {outcome.message_id}: {outcome.error}")
+        if not batch and len(a.failed) == given_up and not a.complete:
+            return  # nothing sent and nothing given up: no progress to checkpoint
         # checkpoint: the new assignment first (confirmed), then release the old one
         _publish(self._channel, shard_queue(self.run, a.shard), a)
         self._channel.basic_ack(held.tag)
@@ -379,6 +446,10 @@ class ShardWorker:
                 end = time.monotonic() + self.interval_s
                 while time.monotonic() < end and not stopping():
                     self._drain(min(0.05, self.interval_s))
+
+    def assignments(self) -> dict[int, ShardAssignment]:
+        """The assignments of the shards this worker is active on (their progress and failures)."""
+        return {shard: held.assignment for shard, held in self._held.items()}
 
     def close(self) -> None:
         """Close the device connections and the shard consumer (unacked shards go back)."""

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import io
+import json
 import subprocess
 import sys
 import textwrap
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 from kombu import Connection
 
-from flxtrd import AlreadyConnectedError, BrokerError, Fleet, FleetDevice
-from flxtrd._fleet._shards import OrderPlan, plan_order
+from flxtrd import AlreadyConnectedError, BrokerError, Fleet, FleetDevice, FlexError
+from flxtrd._fleet._shards import (
+    OrderPlan,
+    ShardAssignment,
+    ShardWorker,
+    delete_shards,
+    plan_order,
+    publish_assignments,
+    shard_queue,
+)
 
 pytestmark = pytest.mark.broker
 QUARTER = 15 * 60_000
@@ -100,3 +110,47 @@ def test_a_reply_queue_locked_by_another_process_fails_that_device_alone(
             assert isinstance(outcomes[0].error, AlreadyConnectedError)
     finally:
         holder.communicate("", timeout=20)
+
+
+def test_a_shard_worker_gives_up_devices_that_cannot_trade_and_the_shard_completes(
+    amqp_url: str, topology: dict[str, str]
+) -> None:
+    """A refused login and a failed lookup are retried, then recorded as failed; dev0 finishes."""
+    tag = uuid.uuid4().hex[:8]
+    run = f"ft{tag}"
+    broker = amqp_url.replace("guest:guest@", "")
+    good, bad = _guest(0, tag), _guest(1, tag, password="wrong-secret-456")
+
+    def devices(ids: Sequence[str]) -> tuple[str, list[FleetDevice], dict[str, FlexError]]:
+        assert sorted(ids) == ["dev0", "dev1", "dev2"]
+        return broker, [good, bad], {"dev2": FlexError("no such account")}
+
+    start = (time.time_ns() // 1_000_000 // QUARTER + 8) * QUARTER
+    publish_assignments(amqp_url, run, [{"dev0": 0, "dev1": 1, "dev2": 2}], OrderPlan(2, start))
+    out = io.StringIO()
+    worker = ShardWorker(
+        amqp_url, run, 1, devices, out=out, device_retry_s=0.3, fleet_options=topology
+    )
+    deadline = time.monotonic() + 20
+    try:
+        worker.open()
+        worker.run_forever(
+            lambda: (
+                time.monotonic() > deadline
+                or any(a.complete for a in worker.assignments().values())
+            )
+        )
+        (assignment,) = worker.assignments().values()
+        assert assignment.complete
+        assert assignment.next_seq.get("dev0") == 3 and len(worker.confirmed) == 2
+        assert set(assignment.failed) == {"dev1", "dev2"}
+        assert "refused the login" in assignment.failed["dev1"]
+        assert "login lookup failed" in assignment.failed["dev2"]
+        assert "wrong-secret-456" not in out.getvalue() + json.dumps(assignment.failed)
+    finally:
+        worker.close()
+    with Connection(amqp_url) as conn:  # the checkpoint left in the queue says the same
+        message = conn.default_channel.basic_get(shard_queue(run, 0), no_ack=True)
+        assert message is not None
+        assert set(ShardAssignment.decode(message.body).failed) == {"dev1", "dev2"}
+    delete_shards(amqp_url, run, 1)
