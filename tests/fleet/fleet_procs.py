@@ -1,14 +1,17 @@
-"""``python -m flxtrd fleet`` as real processes whose output is read line by line with deadlines."""
+"""``python -m flxtrd fleet`` as real processes read with deadlines, and their accounts files."""
 
 from __future__ import annotations
 
+import json
 import os
 import selectors
 import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 
 
 class FleetProcess:
@@ -81,3 +84,14 @@ class FleetProcess:
 def confirmed_ids(lines: Sequence[str]) -> list[str]:
     """The message ids of the ``confirmed <id>`` lines."""
     return [line.split(" ", 1)[1] for line in lines if line.startswith("confirmed ")]
+
+
+def write_accounts(path: Path, count: int, prefix: str | None = None) -> list[str]:
+    """An accounts file of ``count`` accounts; returns their e-mails (the device ids)."""
+    prefix = prefix or f"fleet{uuid.uuid4().hex[:8]}"
+    accounts = [
+        {"email": f"{prefix}-{i:03d}@example.com", "password": f"pw-{i}-{uuid.uuid4().hex[:6]}"}
+        for i in range(count)
+    ]
+    path.write_text(json.dumps({"accounts": accounts}), encoding="utf-8")
+    return [a["email"] for a in accounts]

@@ -7,8 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import write_accounts
-from fleet_procs import FleetProcess, confirmed_ids
+from fleet_procs import FleetProcess, confirmed_ids, write_accounts
 from served import served_sandbox
 
 from flxtrd import FlexAPIClient, User
