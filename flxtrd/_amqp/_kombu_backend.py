@@ -8,6 +8,7 @@ an event is the API's, reached through the :class:`~flxtrd._amqp._backend._Backe
 from __future__ import annotations
 
 import contextlib
+import ssl
 from typing import Any
 
 from flxtrd._amqp._backend import (
@@ -19,7 +20,7 @@ from flxtrd._amqp._backend import (
 )
 from flxtrd._amqp._frames import _PublishFrames
 from flxtrd._amqp._market_messages import SENDER_TIMESTAMP_HEADER
-from flxtrd._errors import AlreadyConnectedError, BrokerError
+from flxtrd._errors import AlreadyConnectedError, BrokerError, FlexConnectionError, FlexError
 from flxtrd._log import get_logger
 
 _log = get_logger("amqp")
@@ -239,3 +240,41 @@ class _AmqpBackend:
             getattr(exc, "reply_code", _NO_ROUTE),
             getattr(exc, "reply_text", "NO_ROUTE"),
         )
+
+
+def _ssl_options(host: str | None, verify: bool, ca_bundle: str | None) -> dict[str, Any]:
+    """py-amqp TLS options: verify the certificate and the host name unless told not to."""
+    if not verify:
+        # No server_hostname: py-amqp would switch host name checking on, which requires
+        # verification. (Unverified connections therefore send no SNI.)
+        return {"cert_reqs": ssl.CERT_NONE}
+    options: dict[str, Any] = {"cert_reqs": ssl.CERT_REQUIRED, "server_hostname": host}
+    if ca_bundle is not None:
+        options["ca_certs"] = ca_bundle
+    return options
+
+
+def _connect_error(exc: Exception, where: str, login: str) -> tuple[FlexError, bool]:
+    """Translate a connect failure; the flag says whether another attempt may help."""
+    import amqp
+
+    if isinstance(exc, amqp.AccessRefused):
+        return (
+            BrokerError(
+                f"the broker at {where} refused the login {login!r}"
+                f" ({_describe(exc)}); check the user id and the access token"
+            ),
+            False,
+        )
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            FlexConnectionError(
+                f"TLS certificate verification failed for {where}: {_describe(exc)}"
+                " (pass ca_bundle=..., or verify_ssl=False for a self-signed development"
+                " broker)"
+            ),
+            False,
+        )
+    if isinstance(exc, amqp.ChannelError):
+        return BrokerError(f"the broker at {where} refused: {_describe(exc)}"), False
+    return FlexConnectionError(f"cannot connect to {where}: {_describe(exc)}"), True
