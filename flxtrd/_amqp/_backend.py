@@ -62,6 +62,11 @@ def _describe(exc: BaseException) -> str:
     return redact(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
 
 
+def _body_bytes(body: bytes | str) -> bytes:
+    """A delivered body as bytes (a ``str`` only when a channel decodes bodies; ours do not)."""
+    return body.encode("utf-8", "surrogateescape") if isinstance(body, str) else body
+
+
 @dataclass(frozen=True, slots=True)
 class _BackendContext:
     """What a backend may use of its :class:`~flxtrd.AmpqAPI`: settings and event sinks.

@@ -15,6 +15,7 @@ from flxtrd._amqp._backend import (
     _NO_ROUTE,
     _PERSISTENT,
     _BackendContext,
+    _body_bytes,
     _describe,
     _kombu_connection,
 )
@@ -229,10 +230,9 @@ class _AmqpBackend:
     # channel events
 
     def _on_delivery(self, message: Any) -> None:
-        body = message.body
-        if isinstance(body, str):  # only when a channel decodes bodies; ours does not
-            body = body.encode("utf-8", "surrogateescape")
-        self.ctx.on_delivery(body, message.properties.get("application_headers"))
+        self.ctx.on_delivery(
+            _body_bytes(message.body), message.properties.get("application_headers")
+        )
 
     def _on_return(self, exc: Any, exchange: str, routing_key: str, message: Any) -> None:
         self.ctx.on_return(

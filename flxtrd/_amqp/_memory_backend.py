@@ -9,7 +9,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from flxtrd._amqp._backend import _NO_ROUTE, _PERSISTENT, _BackendContext, _kombu_connection
+from flxtrd._amqp._backend import (
+    _NO_ROUTE,
+    _PERSISTENT,
+    _BackendContext,
+    _body_bytes,
+    _kombu_connection,
+)
 from flxtrd._amqp._market_messages import SENDER_TIMESTAMP_HEADER
 from flxtrd._errors import AlreadyConnectedError, BrokerError
 
@@ -118,10 +124,7 @@ class _MemoryBackend:
         self._open_channel()
 
     def _on_delivery(self, message: Any) -> None:
-        body = message.body
-        if isinstance(body, str):
-            body = body.encode("utf-8", "surrogateescape")
-        self.ctx.on_delivery(body, message.headers)
+        self.ctx.on_delivery(_body_bytes(message.body), message.headers)
 
     def close(self) -> None:
         kconn, channel = self.kconn, self.channel
