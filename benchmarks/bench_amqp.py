@@ -54,7 +54,7 @@ from kombu import Connection, Exchange, Producer
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flxtrd._amqp import AmpqAPI
+from flxtrd._amqp._api import AmpqAPI
 from flxtrd._line_protocol import encode_order_line
 from flxtrd._types import Flexibility, MarketOrder, OrderType
 

@@ -53,7 +53,7 @@ from glocalflex_rest.models import Contract, Deal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flxtrd._market_messages import decode_market_message
+from flxtrd._amqp._market_messages import decode_market_message
 
 HERE = Path(__file__).resolve().parent
 PLAIN = "json.loads -> dict"

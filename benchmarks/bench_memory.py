@@ -73,7 +73,7 @@ def _emit(payload: dict[str, Any]) -> None:
 def client_flxtrd(url: str, exchange: str, key: str, count: int, timeout: float) -> None:
     """flxtrd's AmpqAPI: read with sleep + check_market_responses, never empty the buffer."""
     sys.path.insert(0, str(ROOT))
-    from flxtrd._amqp import AmpqAPI
+    from flxtrd._amqp._api import AmpqAPI
 
     parts = urlsplit(url)
     api = AmpqAPI(

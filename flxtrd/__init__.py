@@ -63,7 +63,9 @@ from flxtrd._validation import OrderSpec
 
 if TYPE_CHECKING:
     from flxtrd import frames, utils
-    from flxtrd._amqp import AmpqAPI, AmqpStats, OrderOutcome, OrderReceipt
+    from flxtrd._amqp._api import AmpqAPI
+    from flxtrd._amqp._market_messages import MarketMessage
+    from flxtrd._amqp._results import AmqpStats, OrderOutcome, OrderReceipt
     from flxtrd._async_client import AsyncFlexAPIClient
     from flxtrd._async_rest import AsyncRestAPI
     from flxtrd._async_streams import AsyncMarketStream
@@ -100,7 +102,6 @@ if TYPE_CHECKING:
         login_devices,
     )
     from flxtrd._http import RawResponse
-    from flxtrd._market_messages import MarketMessage
     from flxtrd._pagination import AsyncPage, AsyncPaginator, SyncPage
     from flxtrd._plot import plot_run
     from flxtrd._plugins import BasePlugin
@@ -146,8 +147,8 @@ _LAZY = {
     "LatencySummary": "flxtrd._fleet",
     "PortfolioStrategy": "flxtrd._fleet",
     "login_devices": "flxtrd._fleet",
-    "AmpqAPI": "flxtrd._amqp",
-    "AmqpStats": "flxtrd._amqp",
+    "AmpqAPI": "flxtrd._amqp._api",
+    "AmqpStats": "flxtrd._amqp._results",
     "AsyncFlexAPIClient": "flxtrd._async_client",
     "AsyncMarketStream": "flxtrd._async_streams",
     "AsyncPage": "flxtrd._pagination",
@@ -174,13 +175,13 @@ _LAZY = {
     "HeatPump": "flxtrd._energy",
     "Identity": "flxtrd._auth",
     "MarketEvent": "flxtrd._streams",
-    "MarketMessage": "flxtrd._market_messages",
+    "MarketMessage": "flxtrd._amqp._market_messages",
     "MarketStream": "flxtrd._streams",
     "MarketTick": "flxtrd._strategy",
     "OrderAccepted": "flxtrd._strategy",
     "OrderClosed": "flxtrd._strategy",
-    "OrderOutcome": "flxtrd._amqp",
-    "OrderReceipt": "flxtrd._amqp",
+    "OrderOutcome": "flxtrd._amqp._results",
+    "OrderReceipt": "flxtrd._amqp._results",
     "OrderState": "flxtrd._strategy",
     "PlaceOrder": "flxtrd._strategy",
     "RandomBot": "flxtrd._strategies",

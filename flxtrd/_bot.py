@@ -83,9 +83,9 @@ from flxtrd._types import OrderType, User
 from flxtrd._validation import require_duration_ms, require_wait
 
 if TYPE_CHECKING:
+    from flxtrd._amqp._market_messages import MarketMessage
     from flxtrd._audit_plugin import AuditLogPlugin
     from flxtrd._client import FlexAPIClient
-    from flxtrd._market_messages import MarketMessage
     from flxtrd._streams import MarketStream
     from flxtrd.sandbox import EmbeddedSandbox, ManualClock, SandboxMarket
 

@@ -34,8 +34,8 @@ from flxtrd._exit_codes import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from flxtrd._types import Flexibility, MarketOrder, OrderType, User
 
 if TYPE_CHECKING:
+    from flxtrd._amqp._market_messages import MarketMessage
     from flxtrd._client import FlexAPIClient
-    from flxtrd._market_messages import MarketMessage
 
 SANDBOX_URL = f"{SANDBOX_SCHEME}://"
 

@@ -3,7 +3,7 @@
 :class:`_TradingExtras` is the base ``scripts/unasync.py`` puts under the generated
 :class:`~flxtrd.FlexAPIClient` (in place of the async client's ``_AsyncClientExtras``): the REST
 side is written once in ``flxtrd._async_client``; what only the sync client has lives here. The
-trading protocol ``flxtrd._amqp.AmpqAPI`` is imported on first use, so ``import flxtrd`` never
+trading protocol ``flxtrd._amqp._api.AmpqAPI`` is imported on first use, so ``import flxtrd`` never
 imports kombu.
 """
 
@@ -95,7 +95,7 @@ class _TradingExtras(BaseFlexAPIClient):
         """Create the trading protocol for the current identity (kombu imported only now)."""
         factory = self._trade_factory
         if factory is None:
-            from flxtrd._amqp import AmpqAPI
+            from flxtrd._amqp._api import AmpqAPI
 
             factory = AmpqAPI
         return factory(**self._trade_kwargs(verify_ssl))
@@ -194,7 +194,7 @@ class _TradingExtras(BaseFlexAPIClient):
         :meth:`send_order` checks it; one that fails is not sent and its outcome carries the
         :class:`~flxtrd.FlexValidationError`.
         """
-        from flxtrd._amqp import OrderOutcome
+        from flxtrd._amqp._results import OrderOutcome
 
         batch = list(orders)
         plugin_data = self._chain.before("", "", None, None, batch)

@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from flxtrd._amqp import AmpqAPI
+from flxtrd._amqp._api import AmpqAPI
 from flxtrd._bot import Bot, Incoming, count_fill, gen1_events, wall_ms
 from flxtrd._defaults import DEFAULT_CONFIRM_TIMEOUT_S
 from flxtrd._errors import FlexError, FlexValidationError
@@ -63,7 +63,7 @@ from ._model import (
 )
 
 if TYPE_CHECKING:
-    from flxtrd._market_messages import MarketMessage
+    from flxtrd._amqp._market_messages import MarketMessage
 
 __all__ = ["Fleet"]
 

@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from flxtrd._amqp import AmpqAPI, _Pending
+from flxtrd._amqp._api import AmpqAPI
+from flxtrd._amqp._results import _Pending
 from flxtrd._errors import FlexError, FlexValidationError
 from flxtrd._log import get_logger
 

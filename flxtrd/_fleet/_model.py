@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from flxtrd._errors import FlexError, FlexValidationError
 
 if TYPE_CHECKING:
-    from flxtrd._amqp import OrderReceipt
+    from flxtrd._amqp._results import OrderReceipt
     from flxtrd._energy import EnergyManagement
     from flxtrd._strategy import StrategyAction, StrategyEvent, TradingStrategy
     from flxtrd._types import OrderType

@@ -1,6 +1,6 @@
 """flxtrd 0.2.9's ``flxtrd.core.api_client``: the client and the names it imported."""
 
-from flxtrd._amqp import AmpqAPI
+from flxtrd._amqp._api import AmpqAPI
 from flxtrd._auth import AuthPlugin
 from flxtrd._client import FlexAPIClient
 from flxtrd._compat._client import MarketMessages

@@ -26,7 +26,7 @@ from market_double import (
     wait_for,
 )
 
-from flxtrd._amqp import AmpqAPI, OrderInDoubtError
+from flxtrd._amqp._api import AmpqAPI, OrderInDoubtError
 from flxtrd._errors import (
     AlreadyConnectedError,
     BrokerError,

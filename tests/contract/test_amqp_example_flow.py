@@ -22,7 +22,7 @@ from kombu import Connection
 from market_double import NO_RETRY, MarketDouble
 
 import flxtrd
-from flxtrd._amqp import AmpqAPI
+from flxtrd._amqp._api import AmpqAPI
 from flxtrd._types import ASK, BID, FlexResource, MarketOrder
 
 pytestmark = pytest.mark.broker

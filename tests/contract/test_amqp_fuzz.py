@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from kombu import Connection
 from market_double import NO_RETRY
 
-from flxtrd._amqp import AmpqAPI
+from flxtrd._amqp._api import AmpqAPI
+from flxtrd._amqp._market_messages import MarketMessage
 from flxtrd._errors import MessageDecodeError
-from flxtrd._market_messages import MarketMessage
 
 pytestmark = pytest.mark.broker
 

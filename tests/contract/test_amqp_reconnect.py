@@ -12,7 +12,7 @@ import pytest
 from kombu import Connection
 from market_double import close_connections, make_order
 
-from flxtrd._amqp import AmpqAPI, OrderInDoubtError, OrderOutcome
+from flxtrd._amqp._api import AmpqAPI, OrderInDoubtError, OrderOutcome
 from flxtrd._retry import RetryPolicy
 from flxtrd._types import OrderType
 

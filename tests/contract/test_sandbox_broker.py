@@ -27,9 +27,9 @@ from kombu.connection import Connection as _KombuConnection
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from flxtrd._amqp import AmpqAPI
+from flxtrd._amqp._api import AmpqAPI
+from flxtrd._amqp._market_messages import MarketMessage
 from flxtrd._line_protocol import OrderLine, encode_order_line
-from flxtrd._market_messages import MarketMessage
 from flxtrd._retry import RetryPolicy
 from flxtrd.sandbox._accounts import Account
 from flxtrd.sandbox._broker import BrokerWorker

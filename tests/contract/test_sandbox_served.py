@@ -34,7 +34,7 @@ import pytest
 from kombu.connection import Connection as _KombuConnection
 from test_sandbox_broker import ReplySchemas
 
-from flxtrd._amqp import AmpqAPI
+from flxtrd._amqp._api import AmpqAPI
 from flxtrd._line_protocol import OrderLine
 from flxtrd._retry import RetryPolicy
 from flxtrd.sandbox._broker import DEFAULT_ORDER_QUEUE

@@ -15,10 +15,10 @@ from glocalflex_messages.models import ContractStatusUpdate, Orderbook, OrderSta
 from local_market import trade_gen1
 
 from flxtrd import User, frames
+from flxtrd._amqp._market_messages import decode_market_message
 from flxtrd._bot import RunTimeline
 from flxtrd._client import FlexAPIClient
 from flxtrd._errors import FlexValidationError
-from flxtrd._market_messages import decode_market_message
 from flxtrd._strategy import MarketTick
 from flxtrd._streams_core import MarketEvent
 from flxtrd.sandbox import EmbeddedSandbox, SandboxMarket

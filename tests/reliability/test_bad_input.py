@@ -31,7 +31,8 @@ import pytest
 from client_fakes import FakeClock, FakeMarket, make_user
 
 from flxtrd import Flexibility, FlexResource, MarketOrder, OrderType
-from flxtrd._amqp import AmpqAPI
+from flxtrd._amqp._api import AmpqAPI
+from flxtrd._amqp._backend import _BackendContext
 from flxtrd._async_client import AsyncFlexAPIClient
 from flxtrd._client import FlexAPIClient
 from flxtrd._errors import FlexValidationError
@@ -101,7 +102,7 @@ class BackendSpy:
     def __init__(self) -> None:
         self.opened = 0
 
-    def __call__(self, api: AmpqAPI) -> Any:
+    def __call__(self, ctx: _BackendContext) -> Any:
         """Count the attempt and refuse it."""
         self.opened += 1
         raise AssertionError("AmpqAPI tried to connect")

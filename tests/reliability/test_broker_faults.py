@@ -4,7 +4,7 @@ The sandbox is a :class:`~flxtrd.sandbox._broker.BrokerWorker` in this process o
 RabbitMQ (exchanges and order queue of its own, as ``tests/contract/test_sandbox_broker.py``
 does), in front of a `SandboxMarket` wrapped by :class:`CountingMarket`, which counts every
 ``submit_gen1`` call per ``message_id``: that is what "delivered to matching" means here. The
-client is flxtrd's :class:`~flxtrd._amqp.AmpqAPI`, sending pipelined confirmed orders.
+client is flxtrd's :class:`~flxtrd._amqp._api.AmpqAPI`, sending pipelined confirmed orders.
 
 The client's re-send rule (:func:`send_until_settled`), which is what a careful caller does with
 flxtrd's outcomes:
@@ -55,7 +55,7 @@ from rel_broker import (
     wait_until,
 )
 
-from flxtrd._amqp import AmpqAPI, OrderInDoubtError, OrderOutcome
+from flxtrd._amqp._api import AmpqAPI, OrderInDoubtError, OrderOutcome
 from flxtrd._errors import FlexConnectionError, OrderUnroutableError
 from flxtrd._retry import RetryPolicy
 from flxtrd._types import Flexibility, MarketOrder, OrderType

@@ -32,8 +32,8 @@ from client_fakes import make_user
 
 import flxtrd
 from flxtrd import FlexAPIClient, FlexConnectionError, FlexError
-from flxtrd._amqp import AmpqAPI
-from flxtrd._market_messages import decode_market_message
+from flxtrd._amqp._api import AmpqAPI
+from flxtrd._amqp._market_messages import decode_market_message
 from flxtrd._retry import RetryPolicy
 
 #: Never a local variable of a test: capture_locals would print the test's own frame too.

@@ -24,7 +24,8 @@ import pytest
 from client_fakes import FakeClock, make_user
 
 from flxtrd import FlexValidationError, ReconnectPolicy
-from flxtrd._amqp import AmpqAPI
+from flxtrd._amqp._api import AmpqAPI
+from flxtrd._amqp._backend import _BackendContext
 from flxtrd._async_streams import AsyncMarketStream
 from flxtrd._auth import AuthPlugin
 from flxtrd._bot import Bot, Gen1Connection, Gen2Connection, SandboxSimulation
@@ -75,7 +76,7 @@ class BackendSpy:
     def __init__(self) -> None:
         self.opened = 0
 
-    def __call__(self, api: AmpqAPI) -> Any:
+    def __call__(self, ctx: _BackendContext) -> Any:
         """Count the attempt and refuse it."""
         self.opened += 1
         raise AssertionError("AmpqAPI tried to connect")

@@ -4,7 +4,7 @@ The corpus (``rel_corpus.build_corpus``: hypothesis-drawn spec-valid seeds, mult
 seeded ``random`` mutator whose every mutation has a known verdict) holds 50,000 broker replies
 and 50,000 stream frames. They go through the real decoding paths:
 
-- replies through :func:`flxtrd._market_messages.decode_market_message` (what ``AmpqAPI``'s
+- replies through :func:`flxtrd._amqp._market_messages.decode_market_message` (what ``AmpqAPI``'s
   consumer calls), and 20,000 of them also through a live consumer: an ``AmpqAPI`` on
   ``memory://`` with ``on_message`` / ``on_invalid``, fed by a kombu producer;
 - frames through each stream kind's decoder (``MarketStream(...).stream(kind)``, the code its
@@ -43,9 +43,9 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from flxtrd._amqp import AmpqAPI
+from flxtrd._amqp._api import AmpqAPI
+from flxtrd._amqp._market_messages import MarketMessage, decode_market_message
 from flxtrd._errors import MessageDecodeError
-from flxtrd._market_messages import MarketMessage, decode_market_message
 from flxtrd._streams import MarketStream, ReconnectPolicy
 
 N_AMQP = 50_000

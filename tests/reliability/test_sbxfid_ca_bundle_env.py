@@ -17,7 +17,7 @@ import pytest
 from rel_tls import Certificate, TlsProxy, self_signed, serve_app
 
 from flxtrd import FlexAPIClient, Flexibility, FlexTimeoutError, MarketOrder, OrderType, User
-from flxtrd._amqp import AmpqAPI
+from flxtrd._amqp._api import AmpqAPI
 from flxtrd._errors import OrderUnroutableError
 from flxtrd.sandbox import SandboxMarket
 from flxtrd.sandbox._app import create_app

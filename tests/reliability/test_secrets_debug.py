@@ -39,7 +39,7 @@ from rel_broker import need_rabbitmqctl, rabbitmqctl
 from rel_tls import serve_app
 
 from flxtrd import FlexAPIClient, Flexibility, MarketOrder, OrderType, User
-from flxtrd._amqp import AmpqAPI
+from flxtrd._amqp._api import AmpqAPI
 from flxtrd._errors import BrokerError, FlexError
 from flxtrd._retry import RetryPolicy
 

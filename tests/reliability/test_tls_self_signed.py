@@ -33,7 +33,7 @@ from flxtrd import (
     OrderType,
     User,
 )
-from flxtrd._amqp import AmpqAPI
+from flxtrd._amqp._api import AmpqAPI
 from flxtrd._errors import FlexConnectionError, FlexTimeoutError, OrderUnroutableError
 from flxtrd._streams import ReconnectPolicy
 from flxtrd.sandbox import SandboxMarket

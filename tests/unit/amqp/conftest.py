@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "contract"))
 
 from market_double import NO_RETRY, MarketDouble
 
-from flxtrd._amqp import AmpqAPI
+from flxtrd._amqp._api import AmpqAPI
 
 
 @pytest.fixture

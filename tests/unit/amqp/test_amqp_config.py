@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from market_double import NO_RETRY
 
-from flxtrd._amqp import AmpqAPI
+from flxtrd._amqp._api import AmpqAPI
 from flxtrd._errors import ConfigurationError, FlexConnectionError, FlexValidationError
 from flxtrd._retry import RetryPolicy
 

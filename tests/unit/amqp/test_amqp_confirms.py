@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from market_double import make_order
 
-from flxtrd._amqp import AmpqAPI, OrderInDoubtError
+from flxtrd._amqp._api import AmpqAPI, OrderInDoubtError
+from flxtrd._amqp._backend import _BackendContext
 from flxtrd._errors import (
     AlreadyConnectedError,
     FlexConnectionError,
@@ -44,7 +45,7 @@ class FakeBroker:
     when it is empty, ``auto_ack`` acks everything outstanding, else drain times out.
     """
 
-    script: deque[Callable[[AmpqAPI, FakeConnection], Any]] = field(default_factory=deque)
+    script: deque[Callable[[_BackendContext, FakeConnection], Any]] = field(default_factory=deque)
     auto_ack: bool = True
     open_errors: deque[BaseException] = field(default_factory=deque)
     publish_errors: deque[BaseException] = field(default_factory=deque)
@@ -59,8 +60,8 @@ class FakeConnection:
     connection_errors = (OSError,)
     channel_errors = (FakeChannelError,)
 
-    def __init__(self, api: AmpqAPI, broker: FakeBroker) -> None:
-        self.api, self.broker = api, broker
+    def __init__(self, ctx: _BackendContext, broker: FakeBroker) -> None:
+        self.ctx, self.broker = ctx, broker
         self.number = 0
         self.tag = 0
         self.acked = 0
@@ -84,11 +85,11 @@ class FakeConnection:
     def drain(self, timeout: float | None) -> bool:
         """Play the next scripted event, or ack everything, or time out."""
         if self.broker.script:
-            self.broker.script.popleft()(self.api, self)
+            self.broker.script.popleft()(self.ctx, self)
             return True
         if self.broker.auto_ack and self.acked < self.tag:
             self.acked = self.tag
-            self.api._on_ack(self.tag, True)
+            self.ctx.on_ack(self.tag, True)
             return True
         return False
 
@@ -104,39 +105,39 @@ class FakeConnection:
         """Nothing to drop."""
 
 
-def ack(tag: int, multiple: bool = False) -> Callable[[AmpqAPI, FakeConnection], Any]:
+def ack(tag: int, multiple: bool = False) -> Callable[[_BackendContext, FakeConnection], Any]:
     """Script: the broker acks ``tag``."""
 
-    def event(api: AmpqAPI, conn: FakeConnection) -> None:
+    def event(ctx: _BackendContext, conn: FakeConnection) -> None:
         conn.acked = max(conn.acked, tag)
-        api._on_ack(tag, multiple)
+        ctx.on_ack(tag, multiple)
 
     return event
 
 
-def nack(tag: int, multiple: bool = False) -> Callable[[AmpqAPI, FakeConnection], Any]:
+def nack(tag: int, multiple: bool = False) -> Callable[[_BackendContext, FakeConnection], Any]:
     """Script: the broker nacks ``tag``."""
 
-    def event(api: AmpqAPI, conn: FakeConnection) -> None:
+    def event(ctx: _BackendContext, conn: FakeConnection) -> None:
         conn.acked = max(conn.acked, tag)
-        api._on_nack(tag, multiple)
+        ctx.on_nack(tag, multiple)
 
     return event
 
 
-def returned(index: int) -> Callable[[AmpqAPI, FakeConnection], Any]:
+def returned(index: int) -> Callable[[_BackendContext, FakeConnection], Any]:
     """Script: the broker returns the ``index``-th published message (NO_ROUTE)."""
 
-    def event(api: AmpqAPI, conn: FakeConnection) -> None:
-        api._on_return(conn.broker.published[index].message_id, 312, "NO_ROUTE")
+    def event(ctx: _BackendContext, conn: FakeConnection) -> None:
+        ctx.on_return(conn.broker.published[index].message_id, 312, "NO_ROUTE")
 
     return event
 
 
-def fail(exc: BaseException) -> Callable[[AmpqAPI, FakeConnection], Any]:
+def fail(exc: BaseException) -> Callable[[_BackendContext, FakeConnection], Any]:
     """Script: reading from the connection raises ``exc``."""
 
-    def event(api: AmpqAPI, conn: FakeConnection) -> None:
+    def event(ctx: _BackendContext, conn: FakeConnection) -> None:
         raise exc
 
     return event

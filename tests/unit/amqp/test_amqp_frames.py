@@ -8,7 +8,7 @@ from amqp.serialization import dumps
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flxtrd._amqp import _PublishFrames
+from flxtrd._amqp._frames import _PublishFrames
 
 FRAME_MAX = 131_072
 short_text = st.text(min_size=1, max_size=60)

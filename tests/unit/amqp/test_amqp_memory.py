@@ -9,7 +9,8 @@ from collections.abc import Callable
 import pytest
 from market_double import MarketDouble, make_order
 
-from flxtrd._amqp import AmpqAPI, OrderOutcome, OrderReceipt
+from flxtrd._amqp._api import AmpqAPI, OrderOutcome, OrderReceipt
+from flxtrd._amqp._market_messages import MarketMessage
 from flxtrd._errors import (
     AlreadyConnectedError,
     BrokerError,
@@ -18,7 +19,6 @@ from flxtrd._errors import (
     OrderUnroutableError,
 )
 from flxtrd._line_protocol import decode_order_line
-from flxtrd._market_messages import MarketMessage
 from flxtrd._types import OrderType
 
 MakeApi = Callable[..., AmpqAPI]

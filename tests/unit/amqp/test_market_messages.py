@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from flxtrd._errors import MessageDecodeError
-from flxtrd._market_messages import (
+from flxtrd._amqp._market_messages import (
     AskClosedOrder,
     BidClosedOrder,
     Cancel,
@@ -18,6 +17,7 @@ from flxtrd._market_messages import (
     Tick,
     decode_market_message,
 )
+from flxtrd._errors import MessageDecodeError
 
 CLOSED = {
     "bid_time": 1_796_198_400_000_000_000,

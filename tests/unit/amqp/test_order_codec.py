@@ -9,10 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from market_double import make_order
 
+from flxtrd._amqp._order_codec import OrderEncoder, encode_order, order_side
 from flxtrd._bounds import MAX_DURATION_MS, MAX_POWER_W, MAX_PRICE_EUR_PER_KWH, MAX_TIME_MS
 from flxtrd._errors import FlexValidationError, MessageEncodeError
 from flxtrd._line_protocol import OrderLine, decode_order_line
-from flxtrd._order_codec import OrderEncoder, encode_order, order_side
 from flxtrd._types import Flexibility, MarketOrder, OrderType
 
 

@@ -16,7 +16,7 @@ from flxtrd._types import Flexibility, FlexResponse, MarketOrder, OrderType, Use
 
 
 class FakeTradeProtocol:
-    """Stands in for flxtrd._amqp.AmpqAPI; records what the client asks of it."""
+    """Stands in for flxtrd._amqp._api.AmpqAPI; records what the client asks of it."""
 
     instances: ClassVar[list[FakeTradeProtocol]] = []
 
@@ -229,8 +229,8 @@ def test_buffer_and_batch_methods_delegate(make_sync_client: Any, clock: FakeClo
 
 
 def test_real_ampq_api_is_built_with_the_contract_kwargs(make_sync_client: Any) -> None:
-    """The default protocol is flxtrd._amqp.AmpqAPI, built from the identity (memory:// here)."""
-    from flxtrd._amqp import AmpqAPI
+    """The default protocol is flxtrd._amqp._api.AmpqAPI, built from the identity (memory://)."""
+    from flxtrd._amqp._api import AmpqAPI
 
     client = make_sync_client(user=User(accessToken=DEVICE_TOKEN), broker_url="memory://")
     client.authenticate()

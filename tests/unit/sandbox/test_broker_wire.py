@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from flxtrd._market_messages import decode_market_message
+from flxtrd._amqp._market_messages import decode_market_message
 from flxtrd.sandbox._accounts import Account, Accounts, Location
 from flxtrd.sandbox._broker_wire import (
     Identity,

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from kombu.connection import Connection as _KombuConnection
 
-from flxtrd._amqp import AmpqAPI
+from flxtrd._amqp._api import AmpqAPI
+from flxtrd._amqp._market_messages import MarketMessage
 from flxtrd._line_protocol import OrderLine, encode_order_line
-from flxtrd._market_messages import MarketMessage
 from flxtrd._retry import RetryPolicy
 from flxtrd.sandbox import ManualClock
 from flxtrd.sandbox._accounts import Account

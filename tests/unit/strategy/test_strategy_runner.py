@@ -19,6 +19,7 @@ from glocalflex_messages.models import (
 )
 
 from flxtrd import FlexConnectionError, FlexValidationError, OrderType
+from flxtrd._amqp._market_messages import decode_market_message
 from flxtrd._bot import (
     Bot,
     BotRunner,
@@ -31,7 +32,6 @@ from flxtrd._bot import (
     load_strategy,
     run_bot,
 )
-from flxtrd._market_messages import decode_market_message
 from flxtrd._strategies import FixedMarginSeller, TickFollowingBuyer
 from flxtrd._strategy import (
     QUARTER_HOUR_MS,
