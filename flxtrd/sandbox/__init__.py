@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from ._accounts import Account, Accounts, AuthError, IssuedToken, Location
 from ._clock import Clock, ManualClock, SystemClock
 from ._engine import MatchingEngine
-from ._market import MarketUpdate, OrderInputError, SandboxEvent, SandboxMarket
+from ._market import SandboxMarket
+from ._market_input import OrderInputError
+from ._market_update import MarketUpdate, SandboxEvent
 
 if TYPE_CHECKING:
     import httpx

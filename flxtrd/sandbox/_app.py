@@ -74,7 +74,10 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from ._accounts import OAUTH_CLIENT_ID, Account, AuthError
 from ._app_schema import PARAMETERS, SCHEMAS, Failure, validate
 from ._http_limits import DEFAULT_BODY_TIMEOUT_S, DEFAULT_MAX_BODY_BYTES, BodyLimit
-from ._market import MarketUpdate, OrderInputError, SandboxMarket, relative_time_ms
+from ._market import SandboxMarket
+from ._market_input import OrderInputError
+from ._market_time import relative_time_ms
+from ._market_update import MarketUpdate
 from ._stream_hub import StreamHub, UpdateFrames
 from ._types import (
     ActionError,

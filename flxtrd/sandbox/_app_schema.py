@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._market import parse_datetime_ms
+from ._market_time import parse_datetime_ms
 
 __all__ = ["PARAMETERS", "SCHEMAS", "Failure", "validate"]
 

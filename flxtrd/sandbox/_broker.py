@@ -83,7 +83,7 @@ from ._broker_wire import (
     identify,
     replies_for_events,
 )
-from ._market import MarketUpdate
+from ._market_update import MarketUpdate
 from ._types import RejectCode, SubmitResult
 
 __all__ = [

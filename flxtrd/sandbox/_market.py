@@ -37,12 +37,9 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, Protocol
+from typing import Any
 
 from ._accounts import (
     DEFAULT_ACCESS_LIFETIME_S,
@@ -55,19 +52,28 @@ from ._accounts import (
 )
 from ._clock import Clock, SystemClock
 from ._engine import MatchingEngine
+from ._market_input import (
+    LineLike,
+    OrderInputError,
+    expiry_not_after_start,
+    is_number,
+    line_key,
+    line_side,
+    request_dict,
+    user_id_of,
+)
+from ._market_time import parse_datetime_ms
+from ._market_update import MarketUpdate, Subscriber, audience
 from ._types import (
     ActionError,
     ActionResult,
     BookSnapshot,
     Contract,
-    ContractCreated,
     ContractStatus,
-    ContractStatusChanged,
     Event,
     Gen1Order,
     Gen2Order,
     OrderStatus,
-    OrderStatusChanged,
     OrderView,
     RejectCode,
     Rejected,
@@ -84,211 +90,13 @@ __all__ = [
     "AuthError",
     "IssuedToken",
     "Location",
-    "MarketUpdate",
-    "OrderInputError",
-    "SandboxEvent",
     "SandboxMarket",
-    "format_datetime_ms",
-    "parse_datetime_ms",
-    "relative_time_ms",
 ]
 
 _logger = logging.getLogger("flxtrd.sandbox")
 
 DEFAULT_EXPIRY_INTERVAL_S = 1.0
 """How often `start_expiry_timer` calls `advance` by default, s."""
-
-_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_RELATIVE = re.compile(r"^([1-9][0-9]{0,5})([smhd])$")
-_RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
-)
-
-
-# --------------------------------------------------------------------------------------------
-# Time helpers shared with the servers
-
-
-def parse_datetime_ms(text: object) -> int:
-    """An RFC 3339 date-time (``2026-12-01T10:00:00Z``, offsets allowed) as ms since the epoch.
-
-    Raises ValueError for anything else (including a missing offset).
-    """
-    if not isinstance(text, str):
-        raise ValueError("must be an RFC 3339 date-time string")
-    m = _RFC3339.match(text)
-    if m is None:
-        raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-12-01T10:00:00Z")
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    frac, offset = m.group(7), m.group(8)
-    if second == 60:
-        second = 59  # a leap second: the instant just before the next minute
-    try:
-        if offset in ("Z", "z"):
-            tz = UTC
-        else:
-            sign = 1 if offset[0] == "+" else -1
-            hours, minutes = int(offset[1:3]), int(offset[4:6])
-            if hours > 23 or minutes > 59:
-                raise ValueError("bad offset")
-            tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
-        value = datetime(year, month, day, hour, minute, second, tzinfo=tz)
-    except ValueError as exc:
-        raise ValueError(f"is not a valid date-time ({exc})") from None
-    micros = int((frac or ".0")[1:7].ljust(6, "0"))
-    seconds = value.timestamp()
-    return int(seconds) * 1000 + micros // 1000 if seconds >= 0 else round(seconds * 1000)
-
-
-def format_datetime_ms(ms: int) -> str:
-    """Ms since the epoch as an ISO 8601 UTC date-time with ``Z`` (ms shown when not zero)."""
-    value = datetime.fromtimestamp(ms // 1000, tz=UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    rest = ms % 1000
-    return f"{text}.{rest:03d}Z" if rest else f"{text}Z"
-
-
-def relative_time_ms(text: str) -> int:
-    """``/deals/``'s ``relativeTime`` (``30s``, ``15m``, ``1h``, ``7d``) in ms, else ValueError."""
-    m = _RELATIVE.match(text) if isinstance(text, str) else None
-    if m is None:
-        raise ValueError("must be a count and a unit (s, m, h, d), e.g. 1h")
-    return int(m.group(1)) * _UNIT_MS[m.group(2)]
-
-
-# --------------------------------------------------------------------------------------------
-# Events out
-
-
-@dataclass(frozen=True, slots=True)
-class SandboxEvent:
-    """One engine event and who it concerns."""
-
-    event: Event
-    """The engine's event (`OrderStatusChanged`/`Expired`, `Trade`, `ContractCreated`, ...)."""
-    users: frozenset[str]
-    """The user ids it concerns: the owner; buyer and seller of a trade or contract."""
-    broadcast: bool
-    """Whether everyone may see it (trades: gen-1 ticks, gen-2 ticker entries)."""
-
-    @property
-    def generation(self) -> int:
-        """The market generation of the event (contracts are generation 2)."""
-        event = self.event
-        if isinstance(event, (ContractCreated, ContractStatusChanged)):
-            return 2
-        return event.generation
-
-
-@dataclass(frozen=True, slots=True)
-class MarketUpdate:
-    """Everything one market call caused, in order; what `subscribe` callbacks receive."""
-
-    events: tuple[SandboxEvent, ...]
-    time_ms: int
-    """Market time of the call, ms since the epoch."""
-    received_ns: int | None = None
-    """When the broker received the generation-1 order that caused this update, if one did."""
-
-    def book_changed(self, generation: int | None = None) -> bool:
-        """Whether the book (of ``generation``, if given) may have changed."""
-        return any(
-            isinstance(e.event, (OrderStatusChanged, Trade))
-            and (generation is None or e.generation == generation)
-            for e in self.events
-        )
-
-    def for_user(self, user_id: str) -> list[SandboxEvent]:
-        """The events concerning ``user_id``."""
-        return [e for e in self.events if user_id in e.users]
-
-
-Subscriber = Callable[[MarketUpdate], None]
-
-
-def _audience(event: Event) -> SandboxEvent:
-    if isinstance(event, Trade):
-        return SandboxEvent(event, frozenset((event.buyer_id, event.seller_id)), True)
-    if isinstance(event, (ContractCreated, ContractStatusChanged)):
-        c = event.contract
-        return SandboxEvent(event, frozenset((c.buyer_id, c.seller_id)), False)
-    return SandboxEvent(event, frozenset((event.owner,)), False)
-
-
-# --------------------------------------------------------------------------------------------
-# Inputs
-
-
-class OrderInputError(ValueError):
-    """A generation-2 order request the market cannot read; ``loc`` is the failing field path."""
-
-    def __init__(self, loc: tuple[str, ...], msg: str, type_: str = "value_error") -> None:
-        super().__init__(f"{'.'.join(loc)}: {msg}")
-        self.loc = loc
-        self.msg = msg
-        self.type = type_
-
-
-class _LineLike(Protocol):
-    """What `submit_gen1` reads off an order line (either line model)."""
-
-    @property
-    def starttime(self) -> int:
-        """Delivery start, ms."""
-
-    @property
-    def wattage(self) -> float:
-        """Power, W."""
-
-    @property
-    def runtime(self) -> int:
-        """Delivery duration, ms."""
-
-    @property
-    def price(self) -> float:
-        """Limit price."""
-
-    @property
-    def expirationtime(self) -> int:
-        """Expiry, ms."""
-
-
-def _line_side(line: Any) -> str:
-    side = line.side
-    return str(getattr(side, "value", side))
-
-
-def _line_key(line: Any) -> str | None:
-    key = getattr(line, "application_key", None)
-    if key is None:
-        key = getattr(line, "applicationKey", None)
-    return key if isinstance(key, str) else None
-
-
-def _request_dict(request: Any) -> Mapping[str, Any]:
-    if isinstance(request, Mapping):
-        return request
-    to_dict = getattr(request, "to_dict", None)
-    if callable(to_dict):
-        result = to_dict()
-        if isinstance(result, Mapping):
-            return result
-    raise TypeError(f"expected an OrderRequest or a mapping, got {type(request).__name__}")
-
-
-def _user_id(user: Account | str) -> str:
-    return user if isinstance(user, str) else user.user_id
-
-
-def expiry_not_after_start(expiry_time_ms: int, delivery_start_ms: int) -> str | None:
-    """Rule of `specs/openapi.yaml` (`OrderRequest`): the expiry is at or before delivery start.
-
-    Returns the reason an order breaks it, or None.
-    """
-    if expiry_time_ms > delivery_start_ms:
-        return "expiry_time must be at or before delivery_start"
-    return None
-
 
 # --------------------------------------------------------------------------------------------
 # The market
@@ -399,9 +207,7 @@ class SandboxMarket:
         """Hand the events of one call to every subscriber (caller holds ``self._lock``)."""
         if not events:
             return
-        update = MarketUpdate(
-            tuple(_audience(e) for e in events), self.engine.now_ms(), received_ns
-        )
+        update = MarketUpdate(tuple(audience(e) for e in events), self.engine.now_ms(), received_ns)
         for callback in list(self._subscribers.values()):
             try:
                 callback(update)
@@ -419,7 +225,7 @@ class SandboxMarket:
         with self._lock:
             events = self.engine.advance(now_ms)
             self._publish(events)
-            return MarketUpdate(tuple(_audience(e) for e in events), self.engine.now_ms())
+            return MarketUpdate(tuple(audience(e) for e in events), self.engine.now_ms())
 
     def start_expiry_timer(self, interval_s: float = DEFAULT_EXPIRY_INTERVAL_S) -> None:
         """Call `advance` every ``interval_s`` in a daemon thread until `stop_expiry_timer`."""
@@ -465,7 +271,7 @@ class SandboxMarket:
 
     def submit_gen1(
         self,
-        line: _LineLike,
+        line: LineLike,
         *,
         user_id: str,
         application_key: str | None = None,
@@ -483,9 +289,9 @@ class SandboxMarket:
         reply). The line's ``totalenergy`` is not checked (the engine derives energy from power
         and runtime). The engine's clock, not ``received_ns``, stamps the order.
         """
-        key = application_key if application_key is not None else _line_key(line)
+        key = application_key if application_key is not None else line_key(line)
         order = Gen1Order(
-            side=_line_side(line),
+            side=line_side(line),
             application_key=key if key is not None else "",
             user=user_id,
             wattage=line.wattage,
@@ -567,7 +373,7 @@ class SandboxMarket:
         that is not RFC 3339, a wrong type) or breaks a rule of the spec the engine does not
         check (`expiry_not_after_start`); everything else is left to the engine's rules.
         """
-        body = _request_dict(request)
+        body = request_dict(request)
         times: dict[str, int] = {}
         for name in ("delivery_start", "delivery_end", "expiry_time"):
             try:
@@ -591,8 +397,8 @@ class SandboxMarket:
         country = location.get("country_code", "")
         for loc, value, ok in (
             (("body", "side"), side, isinstance(side, str)),
-            (("body", "power"), power, _is_number(power)),
-            (("body", "price"), price, _is_number(price)),
+            (("body", "power"), power, is_number(power)),
+            (("body", "price"), price, is_number(price)),
             (("body", "location", "country_code"), country, isinstance(country, str)),
         ):
             if not ok:
@@ -602,7 +408,7 @@ class SandboxMarket:
             raise OrderInputError(("body", "expiry_time"), reason, "value_error")
         return Gen2Order(
             side=str(side),
-            owner=_user_id(user),
+            owner=user_id_of(user),
             power=float(power),  # type: ignore[arg-type]
             price=float(price),  # type: ignore[arg-type]
             delivery_start_ms=times["delivery_start"],
@@ -637,13 +443,13 @@ class SandboxMarket:
         offset: int = 0,
     ) -> tuple[int, list[OrderView]]:
         """``GET /api/v1/order/``: (total, a page) of the user's gen-2 orders, newest first."""
-        found = self.engine.orders(_user_id(user), generation=2, status=status, side=side)
+        found = self.engine.orders(user_id_of(user), generation=2, status=status, side=side)
         return len(found), found[offset : offset + limit]
 
     def get_order(self, user: Account | str, order_id: int) -> OrderView | None:
         """``GET /api/v1/order/{id}``: the user's generation-2 order, or None (not found/yours)."""
         view = self.engine.get(order_id)
-        if view is None or view.generation != 2 or view.owner != _user_id(user):
+        if view is None or view.generation != 2 or view.owner != user_id_of(user):
             return None
         return view
 
@@ -660,7 +466,7 @@ class SandboxMarket:
                 return ActionResult(
                     order_id, None, events, ActionError.NOT_FOUND, f"No order {order_id}"
                 )
-            result = self.engine.cancel(order_id, _user_id(user))
+            result = self.engine.cancel(order_id, user_id_of(user))
             self._publish(result.events)
             return result
 
@@ -675,13 +481,13 @@ class SandboxMarket:
         offset: int = 0,
     ) -> tuple[int, list[Contract]]:
         """``GET /api/v1/contract/``: (total, one page) of the user's contracts, newest first."""
-        found = self.engine.contracts(_user_id(user), status=status)
+        found = self.engine.contracts(user_id_of(user), status=status)
         return len(found), found[offset : offset + limit]
 
     def get_contract(self, user: Account | str, contract_id: int) -> Contract | None:
         """``GET /api/v1/contract/{id}``: a contract the user buys or sells in, or None."""
         contract = self.engine.get_contract(contract_id)
-        uid = _user_id(user)
+        uid = user_id_of(user)
         if contract is None or uid not in (contract.buyer_id, contract.seller_id):
             return None
         return contract
@@ -703,7 +509,7 @@ class SandboxMarket:
                 verification_status=verification_status,
             )
             self._publish(events)
-            return MarketUpdate(tuple(_audience(e) for e in events), self.engine.now_ms())
+            return MarketUpdate(tuple(audience(e) for e in events), self.engine.now_ms())
 
     # -- market data ------------------------------------------------------------------------
 
@@ -714,7 +520,3 @@ class SandboxMarket:
     def last_trades(self, n: int = 50, *, generation: int | None = None) -> list[Trade]:
         """The last ``n`` trades (of ``generation``, if given), oldest first."""
         return self.engine.last_trades(n, generation=generation)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)

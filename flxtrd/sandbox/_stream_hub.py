@@ -22,7 +22,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ._market import MarketUpdate, SandboxMarket
+from ._market import SandboxMarket
+from ._market_update import MarketUpdate
 
 __all__ = ["Put", "StreamHub", "UpdateFrames"]
 

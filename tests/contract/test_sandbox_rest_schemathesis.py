@@ -26,7 +26,7 @@ from hypothesis import settings
 from schemathesis import GenerationMode
 
 from flxtrd.sandbox import ManualClock, SandboxMarket, create_app
-from flxtrd.sandbox._market import parse_datetime_ms
+from flxtrd.sandbox._market_time import parse_datetime_ms
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "openapi.yaml"
 QUARTER_HOUR_MS = 15 * 60 * 1000

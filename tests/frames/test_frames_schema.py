@@ -22,7 +22,7 @@ from flxtrd._errors import FlexValidationError
 from flxtrd._strategy import MarketTick
 from flxtrd._streams_core import MarketEvent
 from flxtrd.sandbox import EmbeddedSandbox, SandboxMarket
-from flxtrd.sandbox._market import format_datetime_ms
+from flxtrd.sandbox._market_time import format_datetime_ms
 
 UTC_NS = "datetime64[ns, UTC]"
 

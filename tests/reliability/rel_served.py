@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from flxtrd.sandbox._market import format_datetime_ms
+from flxtrd.sandbox._market_time import format_datetime_ms
 from flxtrd.sandbox._served import ServedOptions, ServedSandbox
 
 CLIENT_ID = "glocalflexmarket_public_api"

@@ -24,7 +24,7 @@ from flxtrd import Flexibility, FlexValidationError, MarketOrder, OrderSpec, Ord
 from flxtrd._line_protocol import OrderLine
 from flxtrd.sandbox import ManualClock, SandboxMarket
 from flxtrd.sandbox import _rules as rules
-from flxtrd.sandbox._market import format_datetime_ms, parse_datetime_ms
+from flxtrd.sandbox._market_time import format_datetime_ms, parse_datetime_ms
 from flxtrd.sandbox._types import Gen2Order
 
 SPECS = Path(__file__).resolve().parents[2] / "specs"

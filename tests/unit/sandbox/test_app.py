@@ -17,7 +17,7 @@ from flxtrd._line_protocol import OrderLine
 from flxtrd.sandbox import Account, Accounts, Location, ManualClock, SandboxMarket
 from flxtrd.sandbox._app import RateLimit, create_app
 from flxtrd.sandbox._app_schema import PARAMETERS, SCHEMAS
-from flxtrd.sandbox._market import format_datetime_ms, parse_datetime_ms
+from flxtrd.sandbox._market_time import format_datetime_ms, parse_datetime_ms
 
 SPEC_PATH = Path(__file__).resolve().parents[3] / "specs" / "openapi.yaml"
 CLIENT_ID = "glocalflexmarket_public_api"

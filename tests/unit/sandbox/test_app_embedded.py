@@ -22,7 +22,7 @@ from flxtrd._streams import MarketStream
 from flxtrd._types import User
 from flxtrd.sandbox import EmbeddedSandbox, ManualClock, SandboxMarket
 from flxtrd.sandbox._embedded import embedded_sandbox, reset_embedded_sandbox
-from flxtrd.sandbox._market import format_datetime_ms, parse_datetime_ms
+from flxtrd.sandbox._market_time import format_datetime_ms, parse_datetime_ms
 from flxtrd.sandbox._stream_hub import StreamHub
 
 Q = 900_000

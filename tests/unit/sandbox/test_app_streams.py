@@ -25,7 +25,7 @@ from httpx_ws.transport import ASGIWebSocketTransport
 from flxtrd.sandbox import ContractStatus, ManualClock, SandboxMarket
 from flxtrd.sandbox._app import create_app
 from flxtrd.sandbox._embedded import EmbeddedWebSocketTransport
-from flxtrd.sandbox._market import format_datetime_ms, parse_datetime_ms
+from flxtrd.sandbox._market_time import format_datetime_ms, parse_datetime_ms
 
 Q = 900_000
 T0 = parse_datetime_ms("2026-12-01T08:00:00Z")

@@ -25,7 +25,7 @@ from flxtrd.sandbox import (
     Trade,
 )
 from flxtrd.sandbox._accounts import Account, Accounts, Location
-from flxtrd.sandbox._market import format_datetime_ms, parse_datetime_ms, relative_time_ms
+from flxtrd.sandbox._market_time import format_datetime_ms, parse_datetime_ms, relative_time_ms
 
 Q = 900_000
 T0 = parse_datetime_ms("2026-12-01T08:00:00Z")
