@@ -71,24 +71,8 @@ if TYPE_CHECKING:
     from flxtrd._async_streams import AsyncMarketStream
     from flxtrd._audit_plugin import AuditLogPlugin
     from flxtrd._auth import AuthPlugin, Identity
-    from flxtrd._bot import (
-        Bot,
-        BotRunner,
-        BotStats,
-        Gen1Connection,
-        Gen2Connection,
-        SandboxSimulation,
-    )
     from flxtrd._client import FlexAPIClient
     from flxtrd._compat._auth import AuthResponse
-    from flxtrd._energy import (
-        Battery,
-        Commitment,
-        EnergyManagement,
-        FlexOffer,
-        HeatPump,
-        ShiftableLoad,
-    )
     from flxtrd._fleet import (
         DeviceStats,
         Fleet,
@@ -103,12 +87,25 @@ if TYPE_CHECKING:
     )
     from flxtrd._http import RawResponse
     from flxtrd._pagination import AsyncPage, AsyncPaginator, SyncPage
-    from flxtrd._plot import plot_run
     from flxtrd._plugins import BasePlugin
     from flxtrd._rest import RestAPI
     from flxtrd._retry import RetryPolicy
-    from flxtrd._strategies import FixedMarginSeller, RandomBot, TickFollowingBuyer
-    from flxtrd._strategy import (
+    from flxtrd._streams import (
+        MarketEvent,
+        MarketStream,
+        ReconnectPolicy,
+        StreamStats,
+        TokenSource,
+    )
+    from flxtrd._trading._bot import Bot, BotStats
+    from flxtrd._trading._connections import Gen1Connection, Gen2Connection
+    from flxtrd._trading._devices import Battery, HeatPump, ShiftableLoad
+    from flxtrd._trading._energy import Commitment, EnergyManagement, FlexOffer
+    from flxtrd._trading._plot import plot_run
+    from flxtrd._trading._runner import BotRunner
+    from flxtrd._trading._simulation import SandboxSimulation
+    from flxtrd._trading._strategies import FixedMarginSeller, RandomBot, TickFollowingBuyer
+    from flxtrd._trading._strategy import (
         CancelOrder,
         ContractUpdate,
         Fill,
@@ -122,13 +119,6 @@ if TYPE_CHECKING:
         Timer,
         TrackedOrder,
         TradingStrategy,
-    )
-    from flxtrd._streams import (
-        MarketEvent,
-        MarketStream,
-        ReconnectPolicy,
-        StreamStats,
-        TokenSource,
     )
 
 #: Modules reachable as attributes before they are imported: ``utils`` and flxtrd 0.2.9's
@@ -158,49 +148,49 @@ _LAZY = {
     "AuthPlugin": "flxtrd._auth",
     "AuthResponse": "flxtrd._compat._auth",
     "BasePlugin": "flxtrd._plugins",
-    "Battery": "flxtrd._energy",
-    "Bot": "flxtrd._bot",
-    "BotRunner": "flxtrd._bot",
-    "BotStats": "flxtrd._bot",
-    "CancelOrder": "flxtrd._strategy",
-    "Commitment": "flxtrd._energy",
-    "ContractUpdate": "flxtrd._strategy",
-    "EnergyManagement": "flxtrd._energy",
-    "Fill": "flxtrd._strategy",
-    "FixedMarginSeller": "flxtrd._strategies",
+    "Battery": "flxtrd._trading._devices",
+    "Bot": "flxtrd._trading._bot",
+    "BotRunner": "flxtrd._trading._runner",
+    "BotStats": "flxtrd._trading._bot",
+    "CancelOrder": "flxtrd._trading._strategy",
+    "Commitment": "flxtrd._trading._energy",
+    "ContractUpdate": "flxtrd._trading._strategy",
+    "EnergyManagement": "flxtrd._trading._energy",
+    "Fill": "flxtrd._trading._strategy",
+    "FixedMarginSeller": "flxtrd._trading._strategies",
     "FlexAPIClient": "flxtrd._client",
-    "FlexOffer": "flxtrd._energy",
-    "Gen1Connection": "flxtrd._bot",
-    "Gen2Connection": "flxtrd._bot",
-    "HeatPump": "flxtrd._energy",
+    "FlexOffer": "flxtrd._trading._energy",
+    "Gen1Connection": "flxtrd._trading._connections",
+    "Gen2Connection": "flxtrd._trading._connections",
+    "HeatPump": "flxtrd._trading._devices",
     "Identity": "flxtrd._auth",
     "MarketEvent": "flxtrd._streams",
     "MarketMessage": "flxtrd._amqp._market_messages",
     "MarketStream": "flxtrd._streams",
-    "MarketTick": "flxtrd._strategy",
-    "OrderAccepted": "flxtrd._strategy",
-    "OrderClosed": "flxtrd._strategy",
+    "MarketTick": "flxtrd._trading._strategy",
+    "OrderAccepted": "flxtrd._trading._strategy",
+    "OrderClosed": "flxtrd._trading._strategy",
     "OrderOutcome": "flxtrd._amqp._results",
     "OrderReceipt": "flxtrd._amqp._results",
-    "OrderState": "flxtrd._strategy",
-    "PlaceOrder": "flxtrd._strategy",
-    "RandomBot": "flxtrd._strategies",
+    "OrderState": "flxtrd._trading._strategy",
+    "PlaceOrder": "flxtrd._trading._strategy",
+    "RandomBot": "flxtrd._trading._strategies",
     "RawResponse": "flxtrd._http",
     "ReconnectPolicy": "flxtrd._streams",
     "RestAPI": "flxtrd._rest",
     "RetryPolicy": "flxtrd._retry",
-    "SandboxSimulation": "flxtrd._bot",
-    "ShiftableLoad": "flxtrd._energy",
-    "StrategyAction": "flxtrd._strategy",
-    "StrategyEvent": "flxtrd._strategy",
+    "SandboxSimulation": "flxtrd._trading._simulation",
+    "ShiftableLoad": "flxtrd._trading._devices",
+    "StrategyAction": "flxtrd._trading._strategy",
+    "StrategyEvent": "flxtrd._trading._strategy",
     "StreamStats": "flxtrd._streams",
     "SyncPage": "flxtrd._pagination",
-    "TickFollowingBuyer": "flxtrd._strategies",
-    "Timer": "flxtrd._strategy",
+    "TickFollowingBuyer": "flxtrd._trading._strategies",
+    "Timer": "flxtrd._trading._strategy",
     "TokenSource": "flxtrd._streams",
-    "TrackedOrder": "flxtrd._strategy",
-    "TradingStrategy": "flxtrd._strategy",
-    "plot_run": "flxtrd._plot",
+    "TrackedOrder": "flxtrd._trading._strategy",
+    "TradingStrategy": "flxtrd._trading._strategy",
+    "plot_run": "flxtrd._trading._plot",
 }
 
 

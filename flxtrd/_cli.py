@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=seconds, default=10.0, help="seconds to wait for replies")
     demo.set_defaults(handler=run_demo)
 
-    from flxtrd._bot import add_bot_parser
+    from flxtrd._cli_bot import add_bot_parser
     from flxtrd._fleet._cli import add_fleet_parser
     from flxtrd.sandbox._cli import add_sandbox_parser
 

@@ -52,7 +52,7 @@ from flxtrd._validation import OrderSpec
 if TYPE_CHECKING:
     from glocalflex_rest.models import Contract, Deal, Order
 
-    from flxtrd._bot import RunTimeline
+    from flxtrd._trading._runner import RunTimeline
 
 __all__ = [
     "INSTALL_HINT",
@@ -369,7 +369,7 @@ def _tag(model: Any) -> str:
 
 def _tick_row(item: Any) -> tuple[datetime, float, float, float | None, Any, Any, int] | None:
     """(time, price, energy, power, start, end, generation) of a tick-like item, else None."""
-    from flxtrd._strategy import MarketTick
+    from flxtrd._trading._strategy import MarketTick
 
     if isinstance(item, MarketTick):
         end = _from_ms(item.end_ms) if item.end_ms is not None else None

@@ -36,11 +36,12 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from flxtrd._amqp._api import AmpqAPI
-from flxtrd._bot import Bot, Incoming, count_fill, gen1_events, wall_ms
 from flxtrd._defaults import DEFAULT_CONFIRM_TIMEOUT_S
 from flxtrd._errors import FlexError, FlexValidationError
 from flxtrd._log import get_logger
-from flxtrd._strategy import (
+from flxtrd._trading._bot import Bot, count_fill
+from flxtrd._trading._events import Incoming, gen1_events
+from flxtrd._trading._strategy import (
     Fill,
     OrderClosed,
     PlaceOrder,
@@ -48,6 +49,7 @@ from flxtrd._strategy import (
     StrategyEvent,
     TradingStrategy,
 )
+from flxtrd._validation import current_time_ms
 
 from ._loop import DEFAULT_CONNECT_CONCURRENCY, DeviceLink, FleetLoop
 from ._model import (
@@ -89,7 +91,8 @@ class _PortfolioBook(TradingStrategy):
 
 
 class _Gen1Link:
-    """A :class:`~flxtrd._bot.MarketConnection` for one fleet device: places into the loop."""
+    """A :class:`~flxtrd._trading._connections.MarketConnection` for one fleet device: places
+    into the loop."""
 
     generation = 1
 
@@ -152,7 +155,7 @@ class Fleet:
         confirm_timeout: float = DEFAULT_CONFIRM_TIMEOUT_S,
         first_sequence: Mapping[str, int] | None = None,
         run: str | None = None,
-        clock: Callable[[], int] = wall_ms,
+        clock: Callable[[], int] = current_time_ms,
         **amqp_options: Any,
     ) -> None:
         devices = list(devices)

@@ -23,11 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flxtrd._bot import Gen2Connection, _baseline, count_fill, wall_ms
 from flxtrd._errors import FlexError, FlexValidationError
-from flxtrd._strategy import Fill, PlaceOrder
+from flxtrd._trading._bot import count_fill
+from flxtrd._trading._connections import Gen2Connection, _baseline
+from flxtrd._trading._strategy import Fill, PlaceOrder
 from flxtrd._types import OrderType
-from flxtrd._validation import OrderSpec
+from flxtrd._validation import OrderSpec, current_time_ms
 
 from ._model import DeviceStats, FleetOutcome, FleetStats, check_device_ids
 
@@ -153,7 +154,7 @@ class Gen2Fleet:
 
         spec.validate()
         body = spec.to_body()
-        body["baseline"] = _baseline(action, wall_ms())
+        body["baseline"] = _baseline(action, current_time_ms())
         return OrderRequest.from_dict(body)
 
     def place(self, orders: Iterable[tuple[str, OrderSpec | PlaceOrder]]) -> list[FleetOutcome]:
@@ -205,7 +206,7 @@ class Gen2Fleet:
     def poll(self, timeout: float = 0.0) -> int:
         """Route the stream events that arrived to their devices; how many were routed."""
         routed = 0
-        now = wall_ms()
+        now = current_time_ms()
         for connection in self._connections.values():
             for item in connection.poll(timeout, now):
                 device_id = self._owner.get(int(item.market_id)) if item.market_id else None

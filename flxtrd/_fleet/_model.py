@@ -16,8 +16,8 @@ from flxtrd._errors import FlexError, FlexValidationError
 
 if TYPE_CHECKING:
     from flxtrd._amqp._results import OrderReceipt
-    from flxtrd._energy import EnergyManagement
-    from flxtrd._strategy import StrategyAction, StrategyEvent, TradingStrategy
+    from flxtrd._trading._energy import EnergyManagement
+    from flxtrd._trading._strategy import StrategyAction, StrategyEvent, TradingStrategy
     from flxtrd._types import OrderType
 
 __all__ = [
@@ -268,7 +268,7 @@ class PortfolioStrategy:
         expiry_ms: int | None = None,
     ) -> DeviceAction:
         """``(device_id, PlaceOrder)`` with a fresh ref, as ``TradingStrategy.place`` makes it."""
-        from flxtrd._strategy import TradingStrategy
+        from flxtrd._trading._strategy import TradingStrategy
 
         maker = self._makers.get(device_id)
         if maker is None:

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from flxtrd._audit_plugin import AuditLogPlugin
-from flxtrd._bot import SandboxSimulation, add_bot_parser, run_bot
-from flxtrd._energy import Battery
-from flxtrd._strategies import FixedMarginSeller, TickFollowingBuyer
-from flxtrd._strategy import QUARTER_HOUR_MS
+from flxtrd._cli_bot import add_bot_parser, run_bot
+from flxtrd._trading._devices import Battery
+from flxtrd._trading._simulation import SandboxSimulation
+from flxtrd._trading._strategies import FixedMarginSeller, TickFollowingBuyer
+from flxtrd._trading._strategy import QUARTER_HOUR_MS
 from flxtrd._types import OrderType
 
 HOUR_MS = 3_600_000

@@ -28,12 +28,14 @@ from flxtrd._amqp._api import AmpqAPI
 from flxtrd._amqp._backend import _BackendContext
 from flxtrd._async_streams import AsyncMarketStream
 from flxtrd._auth import AuthPlugin
-from flxtrd._bot import Bot, Gen1Connection, Gen2Connection, SandboxSimulation
 from flxtrd._cli import build_parser
 from flxtrd._client import FlexAPIClient
 from flxtrd._retry import RetryPolicy
-from flxtrd._strategies import TickFollowingBuyer
 from flxtrd._streams import MarketStream
+from flxtrd._trading._bot import Bot
+from flxtrd._trading._connections import Gen1Connection, Gen2Connection
+from flxtrd._trading._simulation import SandboxSimulation
+from flxtrd._trading._strategies import TickFollowingBuyer
 from flxtrd._types import Flexibility, MarketOrder, OrderType
 
 BAD = [math.nan, math.inf, -math.inf, -1.0]

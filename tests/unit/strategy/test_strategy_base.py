@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import pytest
 
 from flxtrd import FlexValidationError, OrderType
-from flxtrd._strategy import (
+from flxtrd._trading._strategy import (
     QUARTER_HOUR_MS,
     CancelOrder,
     ContractUpdate,

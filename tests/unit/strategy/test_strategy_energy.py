@@ -7,7 +7,8 @@ import math
 import pytest
 
 from flxtrd import FlexValidationError, OrderType
-from flxtrd._energy import Battery, FlexOffer, HeatPump, OversellError
+from flxtrd._trading._devices import Battery, HeatPump
+from flxtrd._trading._energy import FlexOffer, OversellError
 
 HOUR = 3_600_000
 Q = HOUR // 4

@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 
 from flxtrd import FlexValidationError, OrderType
-from flxtrd._energy import Battery, HeatPump
-from flxtrd._strategies import (
+from flxtrd._trading._devices import Battery, HeatPump
+from flxtrd._trading._strategies import (
     BUILTIN_STRATEGIES,
     FixedMarginSeller,
     RandomBot,
     TickFollowingBuyer,
     open_slots,
 )
-from flxtrd._strategy import (
+from flxtrd._trading._strategy import (
     QUARTER_HOUR_MS,
     Fill,
     MarketTick,

@@ -20,20 +20,14 @@ from glocalflex_messages.models import (
 
 from flxtrd import FlexConnectionError, FlexValidationError, OrderType
 from flxtrd._amqp._market_messages import decode_market_message
-from flxtrd._bot import (
-    Bot,
-    BotRunner,
-    Incoming,
-    add_bot_parser,
-    format_progress,
-    format_summary,
-    gen1_events,
-    gen2_events,
-    load_strategy,
-    run_bot,
-)
-from flxtrd._strategies import FixedMarginSeller, TickFollowingBuyer
-from flxtrd._strategy import (
+from flxtrd._cli_bot import add_bot_parser, run_bot
+from flxtrd._trading._bot import Bot
+from flxtrd._trading._connections import Gen1Connection
+from flxtrd._trading._events import Incoming, gen1_events, gen2_events
+from flxtrd._trading._format import format_progress, format_summary
+from flxtrd._trading._runner import BotRunner
+from flxtrd._trading._strategies import FixedMarginSeller, TickFollowingBuyer, load_strategy
+from flxtrd._trading._strategy import (
     QUARTER_HOUR_MS,
     CancelOrder,
     Fill,
@@ -440,13 +434,12 @@ def test_bot_command_reports_a_market_it_cannot_reach(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An unreachable market is retried (5 times), then bot exits 1 with the error, no table."""
-    from flxtrd import _bot
 
     def unreachable(self: object) -> None:
         """Refuse to connect."""
         raise FlexConnectionError("connection refused")
 
-    monkeypatch.setattr(_bot.Gen1Connection, "open", unreachable)
+    monkeypatch.setattr(Gen1Connection, "open", unreachable)
     monkeypatch.setenv("FLXTRD_USERNAME", "me@example.com")
     monkeypatch.setenv("FLXTRD_PASSWORD", "pw")
     waits: list[float] = []

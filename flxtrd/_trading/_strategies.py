@@ -14,18 +14,23 @@ use ``expiry_lead_ms >= 15 min``.
 - :class:`RandomBot` sends random asks and bids (power, price and timing drawn from ranges), like
   the vendor's older test scripts; seeded, so a run can be repeated.
 
-:data:`BUILTIN_STRATEGIES` names them for ``python -m flxtrd bot --strategy NAME``.
+:data:`BUILTIN_STRATEGIES` names them for ``python -m flxtrd bot --strategy NAME``;
+:func:`load_strategy` makes one from such a name (or ``module:Class``) and :func:`sandbox_crowd`
+the other bots of ``bot --sandbox``.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import random
 from collections.abc import Callable, Iterable
+from typing import Any
 
-from flxtrd._energy import Battery, EnergyManagement, HeatPump, OversellError
 from flxtrd._errors import FlexValidationError
-from flxtrd._strategy import (
+from flxtrd._trading._devices import Battery, HeatPump
+from flxtrd._trading._energy import EnergyManagement, OversellError
+from flxtrd._trading._strategy import (
     QUARTER_HOUR_MS,
     Fill,
     OrderState,
@@ -42,7 +47,9 @@ __all__ = [
     "FixedMarginSeller",
     "RandomBot",
     "TickFollowingBuyer",
+    "load_strategy",
     "open_slots",
+    "sandbox_crowd",
 ]
 
 MINUTE_MS = 60_000
@@ -295,3 +302,40 @@ BUILTIN_STRATEGIES: dict[str, Callable[[], TradingStrategy]] = {
     "tick-buyer": TickFollowingBuyer,
 }
 """Strategies ``--strategy NAME`` knows, each made without arguments."""
+
+
+def load_strategy(spec: str) -> TradingStrategy:
+    """A strategy from a built-in name (``tick-buyer``, ...) or ``module:Class``, made without
+    arguments."""
+    factory = BUILTIN_STRATEGIES.get(spec)
+    if factory is None:
+        module_name, sep, attr = spec.partition(":")
+        if not sep or not module_name or not attr:
+            known = ", ".join(sorted(BUILTIN_STRATEGIES))
+            raise ValueError(f"unknown strategy {spec!r}: use one of {known}, or module:Class")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise ValueError(f"cannot load strategy {spec!r}: {exc}") from exc
+        factory = obj
+    strategy = factory()
+    if not isinstance(strategy, TradingStrategy):
+        raise ValueError(f"{spec!r} made a {type(strategy).__name__}, not a TradingStrategy")
+    return strategy
+
+
+def sandbox_crowd(seed: int, count: int) -> dict[str, TradingStrategy]:
+    """The other bots of ``--sandbox``: sellers, a buyer and random traders (``count`` of them)."""
+    crowd: list[tuple[str, TradingStrategy]] = [
+        ("battery", FixedMarginSeller(Battery(8_000, soc=0.8), margin_per_kwh=0.07)),
+        ("buyer", TickFollowingBuyer(2_500, initial_price=0.22)),
+        ("random-1", RandomBot(seed)),
+        ("heat-pump", FixedMarginSeller(HeatPump(), margin_per_kwh=0.04)),
+        ("random-2", RandomBot(seed + 1)),
+        ("buyer-2", TickFollowingBuyer(1_500, initial_price=0.18, raise_per_kwh=0.01)),
+    ]
+    for i in range(len(crowd), count):
+        crowd.append((f"random-{i}", RandomBot(seed + i)))
+    return dict(crowd[:count])

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from flxtrd._errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from flxtrd._bot import RunTimeline
+    from flxtrd._trading._runner import RunTimeline
 
 __all__ = ["INSTALL_HINT", "matplotlib_missing_message", "plot_run"]
 

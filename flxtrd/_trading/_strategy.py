@@ -1,6 +1,6 @@
 """Trading strategies: typed market events in, order actions out, no I/O.
 
-A :class:`TradingStrategy` is a plain object. The bot runner (``flxtrd._bot``) owns the market
+A :class:`TradingStrategy` is a plain object. The bot (``flxtrd._trading._bot``) owns the market
 connection, turns what the market says (either API generation) into the events below and calls
 :meth:`TradingStrategy.handle` with each; ``handle`` returns the actions to carry out. A
 strategy never sends, sleeps or reads a clock: time arrives as :class:`Timer` events and as the
