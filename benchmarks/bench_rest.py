@@ -15,7 +15,7 @@ Work items, each with three contenders:
 - ``python -c "import flxtrd"`` wall time, flxtrd vs 0.2.9 (target <= 0.7x), beside
   ``python -c "import httpx, kombu"`` (the raw libraries flxtrd wraps: what a user of the bare
   libraries imports), ``python -c "pass"`` (the interpreter's own start, the floor) and, for
-  information, ``import flxtrd._client`` (what using the client imports).
+  information, ``import flxtrd._client._client`` (what using the client imports).
 
 Every round runs four worker processes in a rotating order: the flxtrd/httpx pair over HTTP,
 the pair over HTTPS (in each pair the two clients alternate in ``--batches`` batches, who goes
@@ -79,13 +79,13 @@ BODY: dict[str, Any] = {
 
 IMPORT_NEW = "import flxtrd (flxtrd)"
 IMPORT_OLD = "import flxtrd (0.2.9)"
-IMPORT_CLIENT = "import flxtrd._client"
+IMPORT_CLIENT = "import flxtrd._client._client"
 IMPORT_NOTHING = "pass"
 IMPORT_RAW = "import httpx, kombu"
 IMPORT_LABELS = {
     IMPORT_NEW: 'python -c "import flxtrd" (flxtrd)',
     IMPORT_OLD: 'python -c "import flxtrd" (0.2.9)',
-    IMPORT_CLIENT: 'python -c "import flxtrd._client"',
+    IMPORT_CLIENT: 'python -c "import flxtrd._client._client"',
     IMPORT_RAW: 'python -c "import httpx, kombu"',
     IMPORT_NOTHING: 'python -c "pass"',
 }
@@ -178,7 +178,7 @@ def typed_placer(url: str, cafile: str | None) -> tuple[Any, Any]:
     from datetime import datetime
 
     sys.path.insert(0, str(ROOT))
-    from flxtrd._client import FlexAPIClient
+    from flxtrd._client._client import FlexAPIClient
     from flxtrd._types import User
 
     fields = {
@@ -368,7 +368,7 @@ def build_report(results: dict[str, list[float]], params: dict[str, Any]) -> Rep
     report.target("rest_http", ">=", 0.9, "issue 3", RAW)
     report.target("rest_https", ">=", 30, "issue 3", OLD)
     report.target("import", "<=", 0.7, "issue 3", OLD)
-    report.extra["import flxtrd._client ms"] = results[IMPORT_CLIENT]
+    report.extra["import flxtrd._client._client ms"] = results[IMPORT_CLIENT]
     report.extra["python -c pass ms"] = results[IMPORT_NOTHING]
     return report
 
@@ -437,7 +437,7 @@ def main() -> None:
 
     imports: list[tuple[str, str, str]] = [
         (IMPORT_NEW, here, "import flxtrd"),
-        (IMPORT_CLIENT, here, "import flxtrd._client"),
+        (IMPORT_CLIENT, here, "import flxtrd._client._client"),
         (IMPORT_RAW, here, "import httpx, kombu"),
         (IMPORT_NOTHING, here, "pass"),
     ]
@@ -491,7 +491,7 @@ def main() -> None:
             f"{ratio(results, 'https bare', 'https 0.2.9'):.1f}x  (this server's ceiling)"
         )
         print(
-            f"  import flxtrd._client / 0.2.9 import:      "
+            f"  import flxtrd._client._client / 0.2.9 import:      "
             f"{ratio(results, IMPORT_CLIENT, IMPORT_OLD):.3f}x  (information)"
         )
 

@@ -66,12 +66,8 @@ if TYPE_CHECKING:
     from flxtrd._amqp._api import AmpqAPI
     from flxtrd._amqp._market_messages import MarketMessage
     from flxtrd._amqp._results import AmqpStats, OrderOutcome, OrderReceipt
-    from flxtrd._async_client import AsyncFlexAPIClient
-    from flxtrd._async_rest import AsyncRestAPI
-    from flxtrd._async_streams import AsyncMarketStream
-    from flxtrd._audit_plugin import AuditLogPlugin
-    from flxtrd._auth import AuthPlugin, Identity
-    from flxtrd._client import FlexAPIClient
+    from flxtrd._client._async_client import AsyncFlexAPIClient
+    from flxtrd._client._client import FlexAPIClient
     from flxtrd._compat._auth import AuthResponse
     from flxtrd._fleet import (
         DeviceStats,
@@ -85,12 +81,16 @@ if TYPE_CHECKING:
         PortfolioStrategy,
         login_devices,
     )
-    from flxtrd._http import RawResponse
-    from flxtrd._pagination import AsyncPage, AsyncPaginator, SyncPage
-    from flxtrd._plugins import BasePlugin
-    from flxtrd._rest import RestAPI
+    from flxtrd._rest._api import RestAPI
+    from flxtrd._rest._async_api import AsyncRestAPI
+    from flxtrd._rest._audit_plugin import AuditLogPlugin
+    from flxtrd._rest._auth import AuthPlugin, Identity
+    from flxtrd._rest._http import RawResponse
+    from flxtrd._rest._pagination import AsyncPage, AsyncPaginator, SyncPage
+    from flxtrd._rest._plugins import BasePlugin
     from flxtrd._retry import RetryPolicy
-    from flxtrd._streams import (
+    from flxtrd._streams._async_stream import AsyncMarketStream
+    from flxtrd._streams._stream import (
         MarketEvent,
         MarketStream,
         ReconnectPolicy,
@@ -139,15 +139,15 @@ _LAZY = {
     "login_devices": "flxtrd._fleet",
     "AmpqAPI": "flxtrd._amqp._api",
     "AmqpStats": "flxtrd._amqp._results",
-    "AsyncFlexAPIClient": "flxtrd._async_client",
-    "AsyncMarketStream": "flxtrd._async_streams",
-    "AsyncPage": "flxtrd._pagination",
-    "AsyncPaginator": "flxtrd._pagination",
-    "AsyncRestAPI": "flxtrd._async_rest",
-    "AuditLogPlugin": "flxtrd._audit_plugin",
-    "AuthPlugin": "flxtrd._auth",
+    "AsyncFlexAPIClient": "flxtrd._client._async_client",
+    "AsyncMarketStream": "flxtrd._streams._async_stream",
+    "AsyncPage": "flxtrd._rest._pagination",
+    "AsyncPaginator": "flxtrd._rest._pagination",
+    "AsyncRestAPI": "flxtrd._rest._async_api",
+    "AuditLogPlugin": "flxtrd._rest._audit_plugin",
+    "AuthPlugin": "flxtrd._rest._auth",
     "AuthResponse": "flxtrd._compat._auth",
-    "BasePlugin": "flxtrd._plugins",
+    "BasePlugin": "flxtrd._rest._plugins",
     "Battery": "flxtrd._trading._devices",
     "Bot": "flxtrd._trading._bot",
     "BotRunner": "flxtrd._trading._runner",
@@ -158,15 +158,15 @@ _LAZY = {
     "EnergyManagement": "flxtrd._trading._energy",
     "Fill": "flxtrd._trading._strategy",
     "FixedMarginSeller": "flxtrd._trading._strategies",
-    "FlexAPIClient": "flxtrd._client",
+    "FlexAPIClient": "flxtrd._client._client",
     "FlexOffer": "flxtrd._trading._energy",
     "Gen1Connection": "flxtrd._trading._connections",
     "Gen2Connection": "flxtrd._trading._connections",
     "HeatPump": "flxtrd._trading._devices",
-    "Identity": "flxtrd._auth",
-    "MarketEvent": "flxtrd._streams",
+    "Identity": "flxtrd._rest._auth",
+    "MarketEvent": "flxtrd._streams._stream",
     "MarketMessage": "flxtrd._amqp._market_messages",
-    "MarketStream": "flxtrd._streams",
+    "MarketStream": "flxtrd._streams._stream",
     "MarketTick": "flxtrd._trading._strategy",
     "OrderAccepted": "flxtrd._trading._strategy",
     "OrderClosed": "flxtrd._trading._strategy",
@@ -175,19 +175,19 @@ _LAZY = {
     "OrderState": "flxtrd._trading._strategy",
     "PlaceOrder": "flxtrd._trading._strategy",
     "RandomBot": "flxtrd._trading._strategies",
-    "RawResponse": "flxtrd._http",
-    "ReconnectPolicy": "flxtrd._streams",
-    "RestAPI": "flxtrd._rest",
+    "RawResponse": "flxtrd._rest._http",
+    "ReconnectPolicy": "flxtrd._streams._stream",
+    "RestAPI": "flxtrd._rest._api",
     "RetryPolicy": "flxtrd._retry",
     "SandboxSimulation": "flxtrd._trading._simulation",
     "ShiftableLoad": "flxtrd._trading._devices",
     "StrategyAction": "flxtrd._trading._strategy",
     "StrategyEvent": "flxtrd._trading._strategy",
-    "StreamStats": "flxtrd._streams",
-    "SyncPage": "flxtrd._pagination",
+    "StreamStats": "flxtrd._streams._stream",
+    "SyncPage": "flxtrd._rest._pagination",
     "TickFollowingBuyer": "flxtrd._trading._strategies",
     "Timer": "flxtrd._trading._strategy",
-    "TokenSource": "flxtrd._streams",
+    "TokenSource": "flxtrd._streams._stream",
     "TrackedOrder": "flxtrd._trading._strategy",
     "TradingStrategy": "flxtrd._trading._strategy",
     "plot_run": "flxtrd._trading._plot",

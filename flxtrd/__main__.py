@@ -1,7 +1,7 @@
-"""``python -m flxtrd``: the sample trading client and sandbox market (see :mod:`flxtrd._cli`)."""
+"""``python -m flxtrd``: the sample trading client and sandbox market (:mod:`flxtrd._cli._main`)."""
 
 import sys
 
-from flxtrd._cli import main
+from flxtrd._cli._main import main
 
 sys.exit(main())

@@ -1,8 +1,8 @@
 """The REST retry policy and decision: backoff with jitter, ``Retry-After``, idempotency.
 
 :func:`decide_retry` is the one retry decision; it logs why it retries (INFO) or why it does not
-although it could have (DEBUG). The retrying transports (``flxtrd._async_transport`` and the
-sync ``flxtrd._transport`` generated from it) wrap any httpx transport with it, so retries happen
+although it could have (DEBUG). The retrying transports (``_rest._async_transport`` and the
+sync ``_rest._transport`` generated from it) wrap any httpx transport with it, so retries happen
 below the client and every request path (typed calls, ``make_request``, auth) shares one policy.
 No I/O here: the transports inject clock, sleep and randomness.
 

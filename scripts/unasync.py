@@ -6,8 +6,8 @@ Usage: scripts/unasync.py [--check] [--root DIR]
   --check     generate in memory and exit 1, naming each file, if a sync file differs
   --root DIR  the project tree to read and write (default: this script's project)
 
-The async modules (``flxtrd/_async_*.py``, listed in ``FILES``) are the hand-written source;
-each sync module is this script's output and is never edited by hand. The rewrite is the one
+The async modules (``flxtrd/<package>/_async_*.py``, listed in ``FILES``) are the hand-written
+source; each sync module is this script's output and is never edited by hand. The rewrite is the one
 httpcore's ``scripts/unasync.py`` made well known, written anew for flxtrd: a fixed, ordered list
 of whole-word substitutions applied line by line (``async def`` -> ``def``, ``await x`` -> ``x``,
 ``AsyncRestAPI`` -> ``RestAPI``, ``aclose`` -> ``close``, ...), so a line of the source becomes
@@ -35,11 +35,11 @@ RUFF = Path(sys.executable).parent / "ruff"
 
 #: (async source, generated sync module), relative to the project root.
 FILES: tuple[tuple[str, str], ...] = (
-    ("flxtrd/_async_transport.py", "flxtrd/_transport.py"),
-    ("flxtrd/_async_rest.py", "flxtrd/_rest.py"),
-    ("flxtrd/_async_resources.py", "flxtrd/_resources.py"),
-    ("flxtrd/_async_client.py", "flxtrd/_client.py"),
-    ("flxtrd/_async_streams.py", "flxtrd/_streams.py"),
+    ("flxtrd/_rest/_async_transport.py", "flxtrd/_rest/_transport.py"),
+    ("flxtrd/_rest/_async_api.py", "flxtrd/_rest/_api.py"),
+    ("flxtrd/_rest/_async_resources.py", "flxtrd/_rest/_resources.py"),
+    ("flxtrd/_client/_async_client.py", "flxtrd/_client/_client.py"),
+    ("flxtrd/_streams/_async_stream.py", "flxtrd/_streams/_stream.py"),
 )
 
 #: Whole-word rewrites, applied in this order to every line (strings and docstrings included).
@@ -82,7 +82,7 @@ SUBSTITUTIONS: tuple[tuple[str, str], ...] = (
     (r"\b_aclose_extras\b", "_close_extras"),
     (r"\basync_to_raw_response_wrapper\b", "to_raw_response_wrapper"),
     (r"\b_AsyncClientExtras\b", "_TradingExtras"),
-    (r"\b_client_extras\b", "_client_trading"),
+    (r"\b_async_extras\b", "_sync_extras"),
     (r"\b_AsyncRestShell\b", "_SyncRestShell"),
     (r"\bembedded_async_transport\b", "embedded_transport"),
     (r"\b_AsyncConnection\b", "_SyncConnection"),

@@ -23,19 +23,19 @@ from typing import TYPE_CHECKING, cast
 
 import httpx
 
-from flxtrd._base_client import BaseFlexAPIClient
 from flxtrd._defaults import LOGIN_PATH
 from flxtrd._errors import ConfigurationError, FlexStatusError, FlexValidationError
 from flxtrd._log import get_logger
-from flxtrd._operations import mptoken_op
-from flxtrd._rest import RestAPI
+from flxtrd._rest._api import RestAPI
+from flxtrd._rest._base_client import BaseFlexAPIClient
+from flxtrd._rest._operations import mptoken_op
 
 if TYPE_CHECKING:
     from collections.abc import Generator
 
     from glocalflex_rest.models import MptokenResponse
 
-    from flxtrd._auth import AuthPlugin, Identity
+    from flxtrd._rest._auth import AuthPlugin, Identity
 
 __all__ = ["Auth029Mixin", "AuthResponse"]
 

@@ -33,7 +33,7 @@ from flxtrd._validation import OrderSpec, current_time_ms
 from ._model import DeviceStats, FleetOutcome, FleetStats, check_device_ids
 
 if TYPE_CHECKING:
-    from flxtrd._client import FlexAPIClient
+    from flxtrd._client._client import FlexAPIClient
 
 __all__ = ["Gen2Device", "Gen2Fleet"]
 

@@ -38,7 +38,7 @@ def login_devices(
 
     ``strategy(device_id)`` makes each device's strategy when given. Ids are checked first.
     """
-    from flxtrd._client import FlexAPIClient
+    from flxtrd._client._client import FlexAPIClient
 
     check_device_ids(device_id for device_id, _ in users)
     options = dict(client_options or {})

@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flxtrd._errors import FlexConnectionError, FlexError
-from flxtrd._rest_core import sandbox_transport
+from flxtrd._rest._api_core import sandbox_transport
 from flxtrd._trading._events import EPOCH, Incoming, epoch_ms, gen1_events, gen2_events
 from flxtrd._trading._strategy import QUARTER_HOUR_MS, ContractUpdate, Fill, PlaceOrder
 from flxtrd._types import OrderType
@@ -32,8 +32,8 @@ from flxtrd._validation import current_time_ms, require_wait
 
 if TYPE_CHECKING:
     from flxtrd._amqp._market_messages import MarketMessage
-    from flxtrd._client import FlexAPIClient
-    from flxtrd._streams import MarketStream
+    from flxtrd._client._client import FlexAPIClient
+    from flxtrd._streams._stream import MarketStream
 
 __all__ = ["Gen1Connection", "Gen2Connection", "MarketConnection"]
 
@@ -186,7 +186,7 @@ class Gen2Connection:
 
     def open(self) -> None:
         """Get a token and start reading the trade and ticker streams."""
-        from flxtrd._streams import MarketStream
+        from flxtrd._streams._stream import MarketStream
 
         auth = self.client.auth
         if auth is None:

@@ -23,8 +23,8 @@ from flxtrd._types import User
 from flxtrd._validation import current_time_ms, require_duration_ms
 
 if TYPE_CHECKING:
-    from flxtrd._audit_plugin import AuditLogPlugin
-    from flxtrd._client import FlexAPIClient
+    from flxtrd._client._client import FlexAPIClient
+    from flxtrd._rest._audit_plugin import AuditLogPlugin
     from flxtrd.sandbox import EmbeddedSandbox, ManualClock, SandboxMarket
 
 __all__ = ["SETTLE_TIMEOUT_S", "SandboxSimulation"]
@@ -86,7 +86,7 @@ class SandboxSimulation:
 
     def client(self, name: str) -> FlexAPIClient:
         """A generation-1 client of the sandbox for account ``name`` (on the simulated clock)."""
-        from flxtrd._client import FlexAPIClient
+        from flxtrd._client._client import FlexAPIClient
 
         clock = self.clock
         client = FlexAPIClient(

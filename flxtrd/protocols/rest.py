@@ -2,6 +2,6 @@
 
 from flxtrd._compat._console import log
 from flxtrd._compat._protocols import BaseAPI
-from flxtrd._rest import RestAPI
+from flxtrd._rest._api import RestAPI
 
 __all__ = ["BaseAPI", "RestAPI", "log"]

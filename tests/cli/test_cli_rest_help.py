@@ -7,7 +7,7 @@ import argparse
 import pytest
 from cli_harness import env_for, run_cli
 
-from flxtrd._cli import build_parser
+from flxtrd._cli._main import build_parser
 
 
 def command_paths() -> list[tuple[str, ...]]:

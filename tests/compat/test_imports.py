@@ -185,8 +185,8 @@ def test_import_flxtrd_stays_lazy_with_the_compat_layer() -> None:
     """`import flxtrd` loads no 0.2.9 alias module, no client, httpx or kombu."""
     code = (
         "import sys, flxtrd\n"
-        "heavy = ('flxtrd.core', 'flxtrd.protocols', 'flxtrd._compat._auth', 'flxtrd._client',"
-        " 'httpx', 'kombu')\n"
+        "heavy = ('flxtrd.core', 'flxtrd.protocols', 'flxtrd._compat._auth',"
+        " 'flxtrd._client._client', 'httpx', 'kombu')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -213,7 +213,8 @@ def public_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     ``utils`` is flxtrd 0.2.9's helper module; the example uses two of its functions.
     """
     try:
-        from flxtrd import _client, _types
+        from flxtrd import _types
+        from flxtrd._client import _client
         from flxtrd._compat import _console
     except ImportError as exc:  # the client has not landed
         pytest.skip(f"FlexAPIClient is not available yet: {exc}")

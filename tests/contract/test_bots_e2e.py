@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from flxtrd._audit_plugin import AuditLogPlugin
-from flxtrd._cli_bot import add_bot_parser, run_bot
+from flxtrd._cli._bot import add_bot_parser, run_bot
+from flxtrd._rest._audit_plugin import AuditLogPlugin
 from flxtrd._trading._devices import Battery
 from flxtrd._trading._simulation import SandboxSimulation
 from flxtrd._trading._strategies import FixedMarginSeller, TickFollowingBuyer

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from flxtrd._cli import main
+from flxtrd._cli._main import main
 
 
 def test_fleet_sandbox_prints_a_table_row_per_refresh_and_a_summary(

@@ -16,9 +16,9 @@ from local_market import trade_gen1
 
 from flxtrd import User, frames
 from flxtrd._amqp._market_messages import decode_market_message
-from flxtrd._client import FlexAPIClient
+from flxtrd._client._client import FlexAPIClient
 from flxtrd._errors import FlexValidationError
-from flxtrd._streams_core import MarketEvent
+from flxtrd._streams._core import MarketEvent
 from flxtrd._trading._runner import RunTimeline
 from flxtrd._trading._strategy import MarketTick
 from flxtrd.sandbox import EmbeddedSandbox, SandboxMarket

@@ -12,8 +12,8 @@ from glocalflex_rest.models import Deal
 from local_market import served_app, trade_gen1
 
 from flxtrd import BasePlugin, User
-from flxtrd._async_client import AsyncFlexAPIClient
-from flxtrd._client import FlexAPIClient
+from flxtrd._client._async_client import AsyncFlexAPIClient
+from flxtrd._client._client import FlexAPIClient
 from flxtrd._errors import FlexValidationError
 from flxtrd.sandbox import EmbeddedSandbox, SandboxMarket
 
@@ -166,8 +166,8 @@ async def test_cache_false_and_an_explicit_etag_bypass_the_cache(
 
 def test_each_window_has_its_own_etag_and_the_cache_is_bounded() -> None:
     """The cache keys on relative_time and keeps at most MAX_ENTRIES windows (LRU)."""
-    from flxtrd._history import DealsCache
-    from flxtrd._http import RawResponse
+    from flxtrd._rest._history import DealsCache
+    from flxtrd._rest._http import RawResponse
 
     cache = DealsCache(max_entries=2)
 

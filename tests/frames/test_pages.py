@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from flxtrd import BasePlugin, User
-from flxtrd._async_client import AsyncFlexAPIClient
-from flxtrd._client import FlexAPIClient
+from flxtrd._client._async_client import AsyncFlexAPIClient
+from flxtrd._client._client import FlexAPIClient
 from flxtrd._errors import FlexValidationError
-from flxtrd._pagination import AsyncPage, SyncPage
+from flxtrd._rest._pagination import AsyncPage, SyncPage
 from flxtrd.sandbox import EmbeddedSandbox, SandboxMarket
 
 

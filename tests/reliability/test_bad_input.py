@@ -33,8 +33,8 @@ from client_fakes import FakeClock, FakeMarket, make_user
 from flxtrd import Flexibility, FlexResource, MarketOrder, OrderType
 from flxtrd._amqp._api import AmpqAPI
 from flxtrd._amqp._backend import _BackendContext
-from flxtrd._async_client import AsyncFlexAPIClient
-from flxtrd._client import FlexAPIClient
+from flxtrd._client._async_client import AsyncFlexAPIClient
+from flxtrd._client._client import FlexAPIClient
 from flxtrd._errors import FlexValidationError
 from flxtrd._retry import RetryPolicy
 from flxtrd._validation import (

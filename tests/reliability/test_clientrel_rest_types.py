@@ -3,7 +3,7 @@
 Before, an order body with ``"power": "lots"``, ``"id": "abc"`` or ``"price": null`` parsed
 into a typed ``Order`` (``order.power * 2 == "lotslots"``): the generated ``from_dict`` copies
 scalars as they come. Now every parsed response is checked against the generated model's
-annotations (``flxtrd._model_check``) and a wrong type raises
+annotations (``flxtrd._rest._model_check``) and a wrong type raises
 :class:`~flxtrd.MessageDecodeError` naming the field (``items[2].power``), without echoing the
 value. Forward compatibility stays: an unknown enum value and an unknown field are accepted.
 

@@ -26,12 +26,12 @@ from client_fakes import FakeClock, make_user
 from flxtrd import FlexValidationError, ReconnectPolicy
 from flxtrd._amqp._api import AmpqAPI
 from flxtrd._amqp._backend import _BackendContext
-from flxtrd._async_streams import AsyncMarketStream
-from flxtrd._auth import AuthPlugin
-from flxtrd._cli import build_parser
-from flxtrd._client import FlexAPIClient
+from flxtrd._cli._main import build_parser
+from flxtrd._client._client import FlexAPIClient
+from flxtrd._rest._auth import AuthPlugin
 from flxtrd._retry import RetryPolicy
-from flxtrd._streams import MarketStream
+from flxtrd._streams._async_stream import AsyncMarketStream
+from flxtrd._streams._stream import MarketStream
 from flxtrd._trading._bot import Bot
 from flxtrd._trading._connections import Gen1Connection, Gen2Connection
 from flxtrd._trading._simulation import SandboxSimulation

@@ -48,8 +48,8 @@ from rel_faults import (
 )
 from rel_tls import serve_app
 
-from flxtrd._async_client import AsyncFlexAPIClient
-from flxtrd._client import FlexAPIClient
+from flxtrd._client._async_client import AsyncFlexAPIClient
+from flxtrd._client._client import FlexAPIClient
 from flxtrd._errors import (
     AuthenticationError,
     FlexConnectionError,

@@ -30,7 +30,7 @@ def test_pandas_is_an_extra_not_a_default_dependency() -> None:
 def test_import_flxtrd_loads_no_pandas_nor_numpy() -> None:
     """A fresh ``import flxtrd`` (and flxtrd.frames) leaves pandas and numpy unloaded."""
     code = (
-        "import sys, flxtrd, flxtrd.frames, flxtrd._cli_rest; "
+        "import sys, flxtrd, flxtrd.frames, flxtrd._cli._rest; "
         "print(sorted(m for m in ('pandas', 'numpy', 'matplotlib') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -47,5 +47,5 @@ def test_the_commands_run_without_importing_pandas() -> None:
                              capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
         assert run.returncode == 0, run.stderr[-2000:]
         imported = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines()}
-        assert "flxtrd._cli" in imported and "flxtrd._cli_rest" in imported
+        assert "flxtrd._cli._main" in imported and "flxtrd._cli._rest" in imported
         assert not {m for m in imported if m.split(".")[0] in ("pandas", "numpy")}

@@ -1,9 +1,9 @@
-"""The import graph of ``flxtrd``: read from every module's AST, it has no cycle.
+"""The import graph of ``flxtrd``: read from every module's AST, it has no cycle and no upward edge.
 
 Every import that runs counts, function-local ones included: a circle kept alive by a late
 import is still a circle (two modules that cannot be understood, or moved, one without the
 other). Imports under ``if TYPE_CHECKING:`` are left out: they name types for annotations and
-never run.
+never run. The layers (``LAYERS``, bottom first) are the ones ``docs/architecture.md`` draws.
 """
 
 from __future__ import annotations
@@ -105,3 +105,100 @@ def test_flxtrd_has_no_import_cycle() -> None:
     """No module of flxtrd imports, however late, a module that imports it back."""
     cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+#: The layers, bottom first: a module may import its own layer and the ones below, never above.
+#: A module belongs to the layer of its longest listed prefix; within the protocol layer the
+#: three sides (REST, AMQP, streams) do not import each other.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("leaves", (
+        "flxtrd._backoff", "flxtrd._bounds", "flxtrd._cli_args", "flxtrd._config",
+        "flxtrd._defaults", "flxtrd._errors", "flxtrd._exit_codes", "flxtrd._line_protocol",
+        "flxtrd._log", "flxtrd._retry", "flxtrd._types", "flxtrd._validation",
+        "flxtrd._compat._config", "flxtrd._compat._console", "flxtrd._compat._protocols",
+        "flxtrd._compat._utils",
+    )),
+    ("sandbox", ("flxtrd.sandbox",)),
+    ("protocols", ("flxtrd._rest", "flxtrd._compat._auth", "flxtrd._amqp", "flxtrd._streams")),
+    ("clients", ("flxtrd._client", "flxtrd._compat._client")),
+    ("trading", ("flxtrd._trading",)),
+    ("fleet", ("flxtrd._fleet",)),
+    ("command line", ("flxtrd._cli", "flxtrd.sandbox._cli")),
+    ("public faces", (
+        "flxtrd", "flxtrd.__main__", "flxtrd._compat", "flxtrd.core", "flxtrd.frames",
+        "flxtrd.protocols", "flxtrd.utils",
+    )),
+)  # fmt: skip
+#: The protocol layer's sides: ``_compat._auth`` is 0.2.9's login mixed into REST auth.
+PROTOCOL_SIDES = {
+    "flxtrd._rest": "REST", "flxtrd._compat._auth": "REST",
+    "flxtrd._amqp": "AMQP", "flxtrd._streams": "streams",
+}  # fmt: skip
+#: The sandbox's servers; its engine (every other sandbox module) never imports one.
+SANDBOX_SERVERS = frozenset(
+    f"flxtrd.sandbox.{name}"
+    for name in (
+        "_app", "_app_schema", "_broker", "_broker_link", "_broker_owner", "_broker_wire",
+        "_cli", "_embedded", "_http_head_timeout", "_http_limits", "_rabbitmq", "_served",
+        "_stream_hub",
+    )
+)  # fmt: skip
+
+
+def _placement(module: str) -> tuple[int, str] | None:
+    """(layer index, matching prefix) of ``module``: its longest listed prefix, or ``None``."""
+    best: tuple[int, str] | None = None
+    for index, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            # "flxtrd" is the package's face alone, not every module under it
+            inside = module == prefix or (prefix != "flxtrd" and module.startswith(prefix + "."))
+            if inside and (best is None or len(prefix) > len(best[1])):
+                best = (index, prefix)
+    return best
+
+
+def layer_violations(graph: dict[str, set[str]]) -> list[str]:
+    """Every edge of ``graph`` that breaks the layering, and every module no layer holds."""
+    problems: list[str] = []
+    for module in sorted(graph):
+        here = _placement(module)
+        if here is None:
+            problems.append(f"{module} is in no layer (add it to LAYERS)")
+            continue
+        for target in sorted(graph[module]):
+            there = _placement(target)
+            if there is None:
+                continue  # reported as its own module
+            if there[0] > here[0]:
+                problems.append(
+                    f"{module} ({LAYERS[here[0]][0]}) imports {target} ({LAYERS[there[0]][0]})"
+                )
+            sides = PROTOCOL_SIDES.get(here[1]), PROTOCOL_SIDES.get(there[1])
+            if None not in sides and sides[0] != sides[1]:
+                problems.append(f"{module} ({sides[0]}) imports {target} ({sides[1]})")
+            engine = module.startswith("flxtrd.sandbox.") and module not in SANDBOX_SERVERS
+            if engine and target in SANDBOX_SERVERS:
+                problems.append(f"sandbox engine {module} imports server {target}")
+    return problems
+
+
+def test_layer_checker_reports_upward_sideways_and_unplaced_modules() -> None:
+    """The checker itself: an upward edge, a REST->AMQP edge, an engine->server edge, a stray."""
+    graph = {
+        "flxtrd._errors": {"flxtrd._client._client"},
+        "flxtrd._rest._http": {"flxtrd._amqp._api", "flxtrd._errors"},
+        "flxtrd.sandbox._engine": {"flxtrd.sandbox._app"},
+        "flxtrd._stray": set(),
+        "flxtrd._client._client": {"flxtrd._rest._http"},
+    }
+    assert layer_violations(graph) == [
+        "flxtrd._errors (leaves) imports flxtrd._client._client (clients)",
+        "flxtrd._rest._http (REST) imports flxtrd._amqp._api (AMQP)",
+        "flxtrd._stray is in no layer (add it to LAYERS)",
+        "sandbox engine flxtrd.sandbox._engine imports server flxtrd.sandbox._app",
+    ]
+
+
+def test_flxtrd_imports_only_downward() -> None:
+    """Every flxtrd module sits in a layer and imports only its own layer and those below."""
+    assert layer_violations(import_graph()) == []

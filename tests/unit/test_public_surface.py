@@ -23,8 +23,9 @@ def test_every_exported_name_resolves() -> None:
 
 def test_every_public_class_and_error_is_exported() -> None:
     """Public classes of the private modules a user meets are all exported (__all__ complete)."""
-    from flxtrd import _errors, _streams, _types
+    from flxtrd import _errors, _types
     from flxtrd._amqp import _api as _amqp
+    from flxtrd._streams import _stream as _streams
 
     expected = {
         name

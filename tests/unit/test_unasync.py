@@ -66,8 +66,8 @@ def test_check_generated_fails_on_a_one_line_edit_in_a_sync_module(tmp_path: Pat
     target.write_text(edited)
     result = run("regenerate", "--check", "--sync-root", copy)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "flxtrd/_client.py" in result.stdout
-    assert "flxtrd/_rest.py" not in result.stdout
+    assert "flxtrd/_client/_client.py" in result.stdout
+    assert "flxtrd/_rest/_api.py" not in result.stdout
 
 
 def test_check_fails_when_an_async_source_changed_without_regenerating(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_check_fails_when_an_async_source_changed_without_regenerating(tmp_path:
     source.write_text(text.replace('"""Close the connection pool."""', '"""Close."""'))
     stale = run("unasync.py", "--check", "--root", copy)
     assert stale.returncode == 1
-    assert "flxtrd/_rest.py" in stale.stdout
+    assert "flxtrd/_rest/_api.py" in stale.stdout
     assert run("unasync.py", "--root", copy).returncode == 0
     assert '"""Close."""' in (copy / "flxtrd" / "_rest.py").read_text()
     assert run("unasync.py", "--check", "--root", copy).returncode == 0
@@ -89,7 +89,10 @@ def test_rewrite_turns_async_idioms_into_their_sync_twins() -> None:
     line = unasync.unasync_line
     assert line("    async def aclose(self) -> None:") == "    def close(self) -> None:"
     assert line("        await self._http.aclose()") == "        self._http.close()"
-    assert line("from flxtrd._async_rest import AsyncRestAPI") == "from flxtrd._rest import RestAPI"
+    assert (
+        line("from flxtrd._rest._async_api import AsyncRestAPI")
+        == "from flxtrd._rest._api import RestAPI"
+    )
     assert line("class _AsyncWithRawResponse:") == "class _WithRawResponse:"
     assert line("x: Callable[[float], Awaitable[None]]") == "x: Callable[[float], None]"
     assert line("await chain.abefore(a)") == "chain.before(a)"

@@ -1,9 +1,9 @@
 """flxtrd 0.2.9's ``flxtrd.core.plugins.auth``: ``AuthPlugin`` and ``AuthResponse``."""
 
-from flxtrd._auth import AuthPlugin
 from flxtrd._compat._auth import AuthResponse
 from flxtrd._compat._console import log
-from flxtrd._plugins import BasePlugin
+from flxtrd._rest._auth import AuthPlugin
+from flxtrd._rest._plugins import BasePlugin
 from flxtrd._types import FlexMarket, FlexResponse, FlexUser
 
 __all__ = [

@@ -9,8 +9,8 @@ import httpx
 import pytest
 from client_fakes import FakeClock, FakeMarket, make_user
 
-from flxtrd._async_client import AsyncFlexAPIClient
-from flxtrd._client import FlexAPIClient
+from flxtrd._client._async_client import AsyncFlexAPIClient
+from flxtrd._client._client import FlexAPIClient
 
 ClientFactory = Callable[..., Any]
 

@@ -23,15 +23,15 @@ from client_fakes import (
     resolve,
 )
 
-from flxtrd._async_client import AsyncFlexAPIClient
-from flxtrd._auth import AuthPlugin
-from flxtrd._client import FlexAPIClient
+from flxtrd._client._async_client import AsyncFlexAPIClient
+from flxtrd._client._client import FlexAPIClient
 from flxtrd._errors import (
     AuthenticationError,
     ConfigurationError,
     FlexValidationError,
     NotFoundError,
 )
+from flxtrd._rest._auth import AuthPlugin
 from flxtrd._types import Market, User
 
 # --- generation 1 ----------------------------------------------------------------------------

@@ -171,7 +171,7 @@ def test_tls_verification_defaults(tmp_path: Path) -> None:
 
 def test_verify_ssl_false_reaches_the_transport() -> None:
     """FlexAPIClient(verify_ssl=False) builds its HTTPS transport without verification."""
-    from flxtrd._client import FlexAPIClient
+    from flxtrd._client._client import FlexAPIClient
 
     with FlexAPIClient(base_url="localhost", user=User(), env={}) as client:
         assert client.request_protocol._verify is True
@@ -185,7 +185,7 @@ def test_verify_ssl_false_reaches_the_transport() -> None:
 
 def test_conflicting_arguments_are_refused() -> None:
     """base_url and a different market_url, or max_retries with retry_policy, are refused."""
-    from flxtrd._client import FlexAPIClient
+    from flxtrd._client._client import FlexAPIClient
     from flxtrd._retry import RetryPolicy
 
     with pytest.raises(FlexValidationError):

@@ -240,7 +240,8 @@ def public_names(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     Returns the names that were missing (the owner of ``flxtrd/__init__.py`` exports them).
     ``utils`` (a 0.2.9 module the REST example imports but does not use) gets a stub.
     """
-    from flxtrd import _client, _types
+    from flxtrd import _types
+    from flxtrd._client import _client
     from flxtrd._compat import _console
 
     provided = {
@@ -305,7 +306,7 @@ def test_flxtrd_029_user_login_example(
 
 def test_typed_login_and_lookup_over_real_http(local_market: tuple[str, MiniMarket]) -> None:
     """Typed login and device-token lookup work over a real connection pool too."""
-    from flxtrd._client import FlexAPIClient
+    from flxtrd._client._client import FlexAPIClient
     from flxtrd._types import User
 
     url, seen = local_market

@@ -11,7 +11,7 @@ import pytest
 from client_fakes import APP_KEY, DEVICE_TOKEN, USER_ID, FakeClock, FakeMarket
 
 from flxtrd._errors import FlexError, FlexValidationError, OrderUnroutableError
-from flxtrd._plugins import BasePlugin
+from flxtrd._rest._plugins import BasePlugin
 from flxtrd._types import Flexibility, FlexResponse, MarketOrder, OrderType, User
 
 
@@ -243,7 +243,7 @@ def test_real_ampq_api_is_built_with_the_contract_kwargs(make_sync_client: Any) 
 def test_import_does_not_load_kombu_or_the_sandbox() -> None:
     """Importing flxtrd and its client does not import kombu or flxtrd.sandbox."""
     code = (
-        "import sys, flxtrd, flxtrd._client, flxtrd._async_client;"
+        "import sys, flxtrd, flxtrd._client._client, flxtrd._client._async_client;"
         "mods = ('kombu', 'amqp', 'flxtrd.sandbox', 'flxtrd._amqp');"
         "bad = [m for m in mods if m in sys.modules];"
         "assert not bad, bad"

@@ -10,9 +10,9 @@ import httpx
 import pytest
 from client_fakes import FakeMarket, resolve
 
-from flxtrd._auth import AuthPlugin
 from flxtrd._errors import FlexError
-from flxtrd._plugins import BasePlugin
+from flxtrd._rest._auth import AuthPlugin
+from flxtrd._rest._plugins import BasePlugin
 
 
 class Recorder(BasePlugin):

@@ -20,8 +20,8 @@ from client_fakes import (
 )
 from test_rest_typed import order_fields
 
-from flxtrd._async_client import AsyncFlexAPIClient
-from flxtrd._client import FlexAPIClient
+from flxtrd._client._async_client import AsyncFlexAPIClient
+from flxtrd._client._client import FlexAPIClient
 from flxtrd._errors import FlexError
 from flxtrd._types import Flexibility, MarketOrder, OrderType, User
 

@@ -257,8 +257,8 @@ class _WatchedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
 @pytest.mark.parametrize(("method", "status"), [("GET", 101), ("GET", 103), ("CONNECT", 200)])
 async def test_upgrades_are_passed_on_unread(method: str, status: int) -> None:
     """A 101 (any 1xx, a 2xx to CONNECT) hands the socket over: never read, closed or retried."""
-    from flxtrd._async_transport import AsyncRetryTransport
-    from flxtrd._transport import RetryTransport
+    from flxtrd._rest._async_transport import AsyncRetryTransport
+    from flxtrd._rest._transport import RetryTransport
 
     for is_async in (False, True):
         body = _WatchedStream()

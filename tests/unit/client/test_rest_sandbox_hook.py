@@ -11,8 +11,8 @@ import pytest
 from client_fakes import FakeMarket, make_user, resolve
 
 import flxtrd.sandbox
-from flxtrd._async_client import AsyncFlexAPIClient
-from flxtrd._client import FlexAPIClient
+from flxtrd._client._async_client import AsyncFlexAPIClient
+from flxtrd._client._client import FlexAPIClient
 from flxtrd._errors import ConfigurationError
 
 

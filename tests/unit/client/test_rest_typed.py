@@ -25,7 +25,7 @@ from glocalflex_rest.models import (
 )
 
 from flxtrd._errors import ConflictError, FlexValidationError, NotFoundError
-from flxtrd._http import RawResponse
+from flxtrd._rest._http import RawResponse
 from flxtrd._validation import OrderSpec
 
 

@@ -16,9 +16,9 @@ from glocalflex_messages.models import Orderbook, OrderStatusUpdate, Ticker
 from httpx_ws import WebSocketUpgradeError, connect_ws
 
 import flxtrd.sandbox
-from flxtrd._async_client import AsyncFlexAPIClient
-from flxtrd._client import FlexAPIClient
-from flxtrd._streams import MarketStream
+from flxtrd._client._async_client import AsyncFlexAPIClient
+from flxtrd._client._client import FlexAPIClient
+from flxtrd._streams._stream import MarketStream
 from flxtrd._types import User
 from flxtrd.sandbox import EmbeddedSandbox, ManualClock, SandboxMarket
 from flxtrd.sandbox._embedded import embedded_sandbox, reset_embedded_sandbox

@@ -12,7 +12,7 @@ import pytest
 
 from flxtrd import FlexAPIClient, Flexibility, MarketOrder, OrderType, User
 from flxtrd._amqp._market_messages import decode_market_message
-from flxtrd._audit_plugin import AuditLogPlugin
+from flxtrd._rest._audit_plugin import AuditLogPlugin
 
 START = 1_900_001_700_000
 NOW_S = 1_900_000_000.0

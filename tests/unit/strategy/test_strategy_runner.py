@@ -20,7 +20,7 @@ from glocalflex_messages.models import (
 
 from flxtrd import FlexConnectionError, FlexValidationError, OrderType
 from flxtrd._amqp._market_messages import decode_market_message
-from flxtrd._cli_bot import add_bot_parser, run_bot
+from flxtrd._cli._bot import add_bot_parser, run_bot
 from flxtrd._trading._bot import Bot
 from flxtrd._trading._connections import Gen1Connection
 from flxtrd._trading._events import Incoming, gen1_events, gen2_events

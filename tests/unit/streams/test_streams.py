@@ -39,7 +39,6 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 
-from flxtrd._async_streams import AsyncMarketStream
 from flxtrd._errors import (
     AuthenticationError,
     FlexConnectionError,
@@ -48,7 +47,8 @@ from flxtrd._errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from flxtrd._streams import (
+from flxtrd._streams._async_stream import AsyncMarketStream
+from flxtrd._streams._stream import (
     MarketEvent,
     MarketStream,
     ReconnectPolicy,

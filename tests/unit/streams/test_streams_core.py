@@ -12,9 +12,10 @@ from glocalflex_messages.models import Ticker
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flxtrd._async_streams import AsyncMarketStream
 from flxtrd._errors import ConfigurationError, FlexValidationError, MessageDecodeError
-from flxtrd._streams import (
+from flxtrd._streams._async_stream import AsyncMarketStream
+from flxtrd._streams._core import _SPECS, _make_config, _SubscriptionCore, _ws_url
+from flxtrd._streams._stream import (
     STREAM_PATHS,
     MarketEvent,
     MarketStream,
@@ -22,7 +23,6 @@ from flxtrd._streams import (
     StreamHandshakeError,
     TokenSource,
 )
-from flxtrd._streams_core import _SPECS, _make_config, _SubscriptionCore, _ws_url
 
 TICKER = json.dumps(
     {

@@ -1,0 +1,304 @@
+"""The GLocalFlex clients' REST side, written once: the asyncio client is the source, and
+``scripts/unasync.py`` writes the blocking client from it (``make regenerate``).
+
+Compatible with the seed README and flxtrd 0.2.9::
+
+    client = FlexAPIClient(base_url="localhost", user=user, market=market)
+    response, err = client.make_request("POST", "/users/login", data={...})
+
+and typed::
+
+    with FlexAPIClient(base_url="https://test.glocalflexmarket.com", user=user) as client:
+        order = client.orders.place(side="buy", power_w=2500, price_eur_per_kwh=0.25, ...)
+        client.orders.cancel(order.id)
+
+    async with AsyncFlexAPIClient(base_url="https://test.glocalflexmarket.com", user=user) as c:
+        order = await c.orders.place(...)
+
+Configuration, request building and error mapping live in ``flxtrd._rest._base_client`` (no I/O);
+this module sends: the plugins' hooks (``abefore_request`` / ``aafter_request``), the auth
+plugin's own requests, the one resend after a 401
+(:meth:`~flxtrd.AuthPlugin.recover`). Orders over AMQP and the WebSocket streams are the sync
+client's (``flxtrd._client._sync_extras``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import httpx
+from glocalflex_rest.models import Deal, LoginResponse
+
+from flxtrd._client._async_extras import _AsyncClientExtras
+from flxtrd._errors import ConfigurationError, FlexError, MessageDecodeError
+from flxtrd._log import get_logger
+from flxtrd._rest._async_api import AsyncRestAPI
+from flxtrd._rest._async_resources import (
+    AsyncContracts,
+    AsyncContractsWithRawResponse,
+    AsyncOrders,
+    AsyncOrdersWithRawResponse,
+)
+from flxtrd._rest._auth import AuthPlugin, Identity, has_authorization
+from flxtrd._rest._history import DealsCache
+from flxtrd._rest._http import Operation, PreparedRequest, RawResponse
+from flxtrd._rest._operations import list_deals_op
+from flxtrd._rest._plugins import BasePlugin
+from flxtrd._rest._raw_response import record_response
+from flxtrd._retry import RetryPolicy
+from flxtrd._types import FlexResponse, Market, User
+
+__all__ = ["AsyncFlexAPIClient"]
+
+_logger = get_logger("client")
+
+T = TypeVar("T")
+
+
+class _AsyncWithRawResponse:
+    """``client.with_raw_response``: the typed calls returning :class:`~flxtrd.RawResponse`."""
+
+    def __init__(self, client: AsyncFlexAPIClient) -> None:
+        self._client = client
+        self.orders = AsyncOrdersWithRawResponse(client.orders)
+        self.contracts = AsyncContractsWithRawResponse(client.contracts)
+
+    async def deals(
+        self, relative_time: str = "1h", *, if_none_match: str | None = None
+    ) -> RawResponse[list[Deal] | None]:
+        """:meth:`AsyncFlexAPIClient.deals` with the raw response (for its ``ETag``)."""
+        return await self._client._call_raw(
+            list_deals_op(relative_time, if_none_match=if_none_match)
+        )
+
+
+class AsyncFlexAPIClient(_AsyncClientExtras):
+    """The GLocalFlex Market client: REST calls and typed resources (the sync one adds orders
+    over AMQP and the WebSocket streams).
+
+    Arguments (all optional; unset ones come from the environment, see ``flxtrd._config``):
+        market, base_url, market_url: where the market is (``base_url`` wins; a bare host means
+            ``https://host``). ``"sandbox://"`` selects the embedded sandbox market.
+        user, access_token: the account (``User(name=, password=, accessToken=)``).
+        plugins: extra :class:`~flxtrd.BasePlugin` s; an :class:`~flxtrd.AuthPlugin` is added first
+            unless one is given.
+        verify_ssl: TLS certificate verification (default on); ``ca_bundle`` trusts a private CA.
+        broker_url: the AMQP broker URL (default: ``FLXTRD_BROKER_URL``, else from ``market``).
+        location_id: which of the account's locations (application key) to trade for.
+        timeout, max_retries, retry_policy: REST timeouts and retries (defaults in
+            ``flxtrd._defaults``).
+        transport, http_client: the REST network edge (an httpx transport, wrapped with
+            retries, or an httpx client used as given).
+        request_protocol: an instance of :class:`~flxtrd.AsyncRestAPI` (or the class) to use instead
+            of the default one; the sync client also takes a ``trade_protocol`` (instance or
+            class) for its orders.
+        clock, sleep, random: injectable time source (epoch s), retry sleep and jitter source.
+    """
+
+    _auth: AuthPlugin | None
+
+    def __init__(
+        self,
+        market: Market | None = None,
+        base_url: str | None = None,
+        market_url: str | None = None,
+        access_token: str | None = None,
+        user: User | None = None,
+        request_protocol: AsyncRestAPI | type[AsyncRestAPI] | None = None,
+        # unasync: add trade_protocol: Any = None,
+        plugins: Iterable[BasePlugin] | None = None,
+        verify_ssl: bool = True,
+        *,
+        broker_url: str | None = None,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        location_id: str | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        retry_policy: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        headers: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        random: Callable[[], float] | None = None,
+    ) -> None:
+        super().__init__(
+            market,
+            base_url,
+            market_url,
+            access_token,
+            user,
+            plugins,
+            verify_ssl,
+            broker_url=broker_url,
+            ca_bundle=ca_bundle,
+            location_id=location_id,
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_policy=retry_policy,
+            headers=headers,
+            env=env,
+            clock=clock,
+        )
+        if isinstance(request_protocol, AsyncRestAPI):
+            self.request_protocol: AsyncRestAPI = request_protocol
+        elif request_protocol is None or request_protocol is AsyncRestAPI:
+            self.request_protocol = AsyncRestAPI(
+                self.endpoint,
+                verify_ssl=verify_ssl,
+                ca_bundle=self.ca_bundle,
+                timeout=self.timeout,
+                retry_policy=self.retry_policy,
+                transport=transport,
+                http_client=http_client,
+                sleep=sleep,
+                clock=clock,
+                random=random,
+            )
+        else:
+            raise ConfigurationError(
+                "request_protocol must be an instance of AsyncRestAPI (or that class)"
+            )
+        # unasync: add self._init_trading(trade_protocol, sleep)
+        self.orders = AsyncOrders(self)
+        self.contracts = AsyncContracts(self)
+        self.with_raw_response = _AsyncWithRawResponse(self)
+        self._deals_cache = DealsCache()
+
+    # -- plugins ------------------------------------------------------------------------------
+
+    def _new_auth_plugin(self) -> AuthPlugin:
+        """The default auth plugin for this client's user and market."""
+        return AuthPlugin(self.user, location_id=self.location_id, clock=self._clock)
+
+    @property
+    def auth(self) -> AuthPlugin | None:
+        """The client's :class:`~flxtrd.AuthPlugin`, if one is installed."""
+        return self._auth
+
+    # -- REST ---------------------------------------------------------------------------------
+
+    async def _auth_asend(self, request: httpx.Request) -> httpx.Response:
+        """Send one of the auth plugin's requests (no plugins, retries allowed)."""
+        return await self.request_protocol.send(request)
+
+    async def _send(self, prepared: PreparedRequest) -> tuple[httpx.Response, dict[str, Any]]:
+        """Run plugins, send, resend once if the auth plugin recovered from a 401, run plugins.
+
+        A caller's own ``Authorization`` header is sent as given and a 401 to it is returned.
+        """
+        chain = self._chain
+        caller_auth = has_authorization(prepared.headers)  # honoured as given: see AuthPlugin
+        plugin_data = await chain.abefore(
+            prepared.method, prepared.url, prepared.headers, prepared.params, prepared.data
+        )
+        response = await self.request_protocol.send(self._request(prepared))
+        auth = self._auth
+        if auth is not None and await auth.arecover(prepared, response, caller_auth):
+            await response.aclose()
+            response = await self.request_protocol.send(self._request(prepared))
+        await chain.aafter(response, plugin_data)
+        return response, plugin_data
+
+    async def make_request(
+        self,
+        method: str,
+        endpoint: str,
+        params: Any = None,
+        data: Any = None,
+        ssl: bool | None = None,
+        *,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry: bool = False,
+    ) -> tuple[FlexResponse, FlexError | None]:
+        """Send any REST call; return ``(FlexResponse, err)``, ``err`` None only for a 2xx.
+
+        ``response.request_response`` is the raw ``httpx.Response`` (``None`` when nothing
+        came back). ``json=`` sends a JSON body, ``data=`` a form; ``retry=True`` lets a POST be
+        retried; ``ssl=False`` (flxtrd 0.2.9) sends a bare-host call over plain HTTP.
+        """
+        try:
+            prepared = self._prepare(
+                method,
+                endpoint,
+                params=params,
+                data=data,
+                json=json,
+                headers=headers,
+                ssl=ssl,
+                retry=retry,
+                timeout=timeout,
+            )
+            response, plugin_data = await self._send(prepared)
+        except FlexError as err:
+            if _logger.isEnabledFor(logging.DEBUG):
+                _logger.debug("%s %s failed: %s", method, endpoint, err)
+            return self._result(None, None, err)
+        return self._result(response, plugin_data, None)
+
+    async def _call(self, op: Operation[T]) -> T:
+        """Run a typed operation; return its model or raise the mapped error."""
+        response, plugin_data = await self._send(self._prepare_op(op))
+        record_response(response, plugin_data)  # for a with_raw_response wrapper, if any
+        return self._finish(op, response)
+
+    async def _call_raw(self, op: Operation[T]) -> RawResponse[T]:
+        """Run a typed operation; return the model with the raw response and plugin data."""
+        response, plugin_data = await self._send(self._prepare_op(op))
+        return RawResponse(response, self._finish(op, response), plugin_data or None)
+
+    def _require_auth(self) -> AuthPlugin:
+        if self._auth is None:
+            raise ConfigurationError("no AuthPlugin installed; add one with client.add_plugin()")
+        return self._auth
+
+    async def login(self) -> LoginResponse:
+        """Log in with e-mail and password (generation 1); fills the user id and application key."""
+        return await self._require_auth().alogin()
+
+    async def authenticate(self) -> Identity:
+        """Authenticate once (device token lookup or login) and return the broker identity."""
+        return await self._require_auth().aidentity()
+
+    async def deals(
+        self, relative_time: str = "1h", *, if_none_match: str | None = None, cache: bool = True
+    ) -> list[Deal] | None:
+        """Recent deals (generation 1), oldest first; a repeat call reuses the last answer's ETag.
+
+        The market answers an unchanged list with 304 and the cached deals come back unparsed
+        (``_rest._history``). ``cache=False`` asks afresh; an explicit ``if_none_match`` skips
+        the cache and returns ``None`` when that ETag still matches.
+        """
+        if if_none_match is not None:
+            return await self._call(list_deals_op(relative_time, if_none_match=if_none_match))
+        history = self._deals_cache
+        raw = await self._call_raw(history.operation(relative_time, cache=cache))
+        deals = history.resolve(relative_time, raw, cache=cache)
+        if deals is None:  # a 304 to an ETag we no longer hold: ask without one
+            raw = await self._call_raw(history.operation(relative_time, cache=False))
+            deals = history.resolve(relative_time, raw, cache=cache)
+        if deals is None:
+            raise MessageDecodeError("list_deals: 304 Not Modified to a request without an ETag")
+        return deals
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close what the client opened (the sync one: streams, broker connection), then the
+        REST connection pool."""
+        try:
+            await self._aclose_extras()
+        finally:
+            await self.request_protocol.aclose()
+
+    async def __aenter__(self) -> AsyncFlexAPIClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
