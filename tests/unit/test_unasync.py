@@ -59,7 +59,7 @@ def test_the_committed_sync_modules_are_up_to_date() -> None:
 def test_check_generated_fails_on_a_one_line_edit_in_a_sync_module(tmp_path: Path) -> None:
     """``regenerate --check`` exits 1 and names the sync module one hand-edited line changed."""
     copy = copy_sync_tree(tmp_path)
-    target = copy / "flxtrd" / "_client.py"
+    target = copy / "flxtrd" / "_client" / "_client.py"
     text = target.read_text()
     edited = text.replace("raise ConfigurationError(", "raise ValueError(", 1)
     assert edited != text
@@ -73,14 +73,14 @@ def test_check_generated_fails_on_a_one_line_edit_in_a_sync_module(tmp_path: Pat
 def test_check_fails_when_an_async_source_changed_without_regenerating(tmp_path: Path) -> None:
     """A changed async source makes its (unchanged) sync module stale; writing fixes it."""
     copy = copy_sync_tree(tmp_path)
-    source = copy / "flxtrd" / "_async_rest.py"
+    source = copy / "flxtrd" / "_rest" / "_async_api.py"
     text = source.read_text()
     source.write_text(text.replace('"""Close the connection pool."""', '"""Close."""'))
     stale = run("unasync.py", "--check", "--root", copy)
     assert stale.returncode == 1
     assert "flxtrd/_rest/_api.py" in stale.stdout
     assert run("unasync.py", "--root", copy).returncode == 0
-    assert '"""Close."""' in (copy / "flxtrd" / "_rest.py").read_text()
+    assert '"""Close."""' in (copy / "flxtrd" / "_rest" / "_api.py").read_text()
     assert run("unasync.py", "--check", "--root", copy).returncode == 0
 
 
