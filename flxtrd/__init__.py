@@ -90,13 +90,10 @@ if TYPE_CHECKING:
     from flxtrd._rest._plugins import BasePlugin
     from flxtrd._retry import RetryPolicy
     from flxtrd._streams._async_stream import AsyncMarketStream
-    from flxtrd._streams._stream import (
-        MarketEvent,
-        MarketStream,
-        ReconnectPolicy,
-        StreamStats,
-        TokenSource,
-    )
+    from flxtrd._streams._core import MarketEvent, StreamStats
+    from flxtrd._streams._settings import ReconnectPolicy
+    from flxtrd._streams._stream import MarketStream
+    from flxtrd._streams._tokens import TokenSource
     from flxtrd._trading._bot import Bot, BotStats
     from flxtrd._trading._connections import Gen1Connection, Gen2Connection
     from flxtrd._trading._devices import Battery, HeatPump, ShiftableLoad
@@ -164,7 +161,7 @@ _LAZY = {
     "Gen2Connection": "flxtrd._trading._connections",
     "HeatPump": "flxtrd._trading._devices",
     "Identity": "flxtrd._rest._auth",
-    "MarketEvent": "flxtrd._streams._stream",
+    "MarketEvent": "flxtrd._streams._core",
     "MarketMessage": "flxtrd._amqp._market_messages",
     "MarketStream": "flxtrd._streams._stream",
     "MarketTick": "flxtrd._trading._strategy",
@@ -176,18 +173,18 @@ _LAZY = {
     "PlaceOrder": "flxtrd._trading._strategy",
     "RandomBot": "flxtrd._trading._strategies",
     "RawResponse": "flxtrd._rest._http",
-    "ReconnectPolicy": "flxtrd._streams._stream",
+    "ReconnectPolicy": "flxtrd._streams._settings",
     "RestAPI": "flxtrd._rest._api",
     "RetryPolicy": "flxtrd._retry",
     "SandboxSimulation": "flxtrd._trading._simulation",
     "ShiftableLoad": "flxtrd._trading._devices",
     "StrategyAction": "flxtrd._trading._strategy",
     "StrategyEvent": "flxtrd._trading._strategy",
-    "StreamStats": "flxtrd._streams._stream",
+    "StreamStats": "flxtrd._streams._core",
     "SyncPage": "flxtrd._rest._pagination",
     "TickFollowingBuyer": "flxtrd._trading._strategies",
     "Timer": "flxtrd._trading._strategy",
-    "TokenSource": "flxtrd._streams._stream",
+    "TokenSource": "flxtrd._streams._tokens",
     "TrackedOrder": "flxtrd._trading._strategy",
     "TradingStrategy": "flxtrd._trading._strategy",
     "plot_run": "flxtrd._trading._plot",

@@ -18,52 +18,44 @@ import httpx
 from glocalflex_messages.models import Orderbook, Ticker
 
 from flxtrd._errors import ConfigurationError, FlexConnectionError, FlexError
-from flxtrd._streams._core import (
-    STREAM_PATHS,
-    AsyncTokenProvider,
-    AsyncTokenSource,
-    M,
-    MarketEvent,
-    MarketModel,
-    ReconnectPolicy,
-    StreamHandshakeError,
-    StreamKind,
-    StreamStats,
-    TradeModel,
-    _async_value,
-    _check_kind,
-    _ReceiveTimeout,
-    _StreamBase,
-    _StreamSpec,
-    _SubscriptionBase,
-    _SubscriptionCore,
-)
+from flxtrd._streams._bases import _StreamBase, _SubscriptionBase
+from flxtrd._streams._core import M, MarketEvent, _SubscriptionCore
+from flxtrd._streams._failures import _ReceiveTimeout
 from flxtrd._streams._io import (
     _AsyncConnection,
     async_enter_client,
     async_open_connection,
     async_sleep_for,
 )
+from flxtrd._streams._kinds import MarketModel, TradeModel, _check_kind, _StreamSpec
+from flxtrd._streams._tokens import AsyncTokenProvider, _async_value
 
 if TYPE_CHECKING:
     from typing import Self
 
-__all__ = [
-    "STREAM_PATHS",
-    "AsyncMarketStream",
-    "AsyncMarketSubscription",
-    "AsyncTokenSource",
-    "MarketEvent",
-    "MarketModel",
-    "ReconnectPolicy",
-    "StreamHandshakeError",
-    "StreamKind",
-    "StreamStats",
-    "TradeModel",
-]
+__all__ = ["AsyncMarketStream", "AsyncMarketSubscription"]
 
 
-class AsyncMarketSubscription(_SubscriptionBase, Generic[M]):
+class _AsyncClosingContext:
+    """``async with`` for what ``close()`` ends: entering gives the object, leaving closes it."""
+
+    async def close(self) -> None:
+        """End what this object holds."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class AsyncMarketSubscription(_AsyncClosingContext, _SubscriptionBase, Generic[M]):
     """A subscription to one stream: iterate it for :class:`MarketEvent`; close() ends it."""
 
     def __init__(self, owner: AsyncMarketStream, spec: _StreamSpec) -> None:
@@ -170,25 +162,15 @@ class AsyncMarketSubscription(_SubscriptionBase, Generic[M]):
 
     aclose = close  # unasync: drop
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
 
 class AsyncMarketStream(
+    _AsyncClosingContext,
     _StreamBase[
         httpx.AsyncClient,
         httpx.AsyncBaseTransport,
         Callable[[float], Awaitable[None]],
         AsyncTokenProvider,
-    ]
+    ],
 ):
     """Access to the market's WebSocket streams; see ``flxtrd._streams._core``.
 
@@ -267,14 +249,6 @@ class AsyncMarketStream(
         if self._owns_client:
             self._entered = await async_enter_client(self._client)
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- I/O used by the subscriptions ------------------------------------------------------
 

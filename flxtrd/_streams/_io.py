@@ -28,7 +28,8 @@ from httpx_ws import (
 )
 
 from flxtrd._log import get_logger
-from flxtrd._streams._core import _describe, _Drop, _leaf, _ReceiveTimeout, _StreamConfig
+from flxtrd._streams._failures import _describe, _Drop, _leaf, _ReceiveTimeout
+from flxtrd._streams._settings import _StreamConfig
 
 __all__ = [
     "_AsyncConnection",

@@ -19,52 +19,44 @@ import httpx
 from glocalflex_messages.models import Orderbook, Ticker
 
 from flxtrd._errors import ConfigurationError, FlexConnectionError, FlexError
-from flxtrd._streams._core import (
-    STREAM_PATHS,
-    M,
-    MarketEvent,
-    MarketModel,
-    ReconnectPolicy,
-    StreamHandshakeError,
-    StreamKind,
-    StreamStats,
-    TokenProvider,
-    TokenSource,
-    TradeModel,
-    _check_kind,
-    _ReceiveTimeout,
-    _StreamBase,
-    _StreamSpec,
-    _SubscriptionBase,
-    _SubscriptionCore,
-    _sync_value,
-)
+from flxtrd._streams._bases import _StreamBase, _SubscriptionBase
+from flxtrd._streams._core import M, MarketEvent, _SubscriptionCore
+from flxtrd._streams._failures import _ReceiveTimeout
 from flxtrd._streams._io import (
     _SyncConnection,
     enter_client,
     open_connection,
     sleep_for,
 )
+from flxtrd._streams._kinds import MarketModel, TradeModel, _check_kind, _StreamSpec
+from flxtrd._streams._tokens import TokenProvider, _sync_value
 
 if TYPE_CHECKING:
     from typing import Self
 
-__all__ = [
-    "STREAM_PATHS",
-    "MarketEvent",
-    "MarketModel",
-    "MarketStream",
-    "MarketSubscription",
-    "ReconnectPolicy",
-    "StreamHandshakeError",
-    "StreamKind",
-    "StreamStats",
-    "TokenSource",
-    "TradeModel",
-]
+__all__ = ["MarketStream", "MarketSubscription"]
 
 
-class MarketSubscription(_SubscriptionBase, Generic[M]):
+class _ClosingContext:
+    """``with`` for what ``close()`` ends: entering gives the object, leaving closes it."""
+
+    def close(self) -> None:
+        """End what this object holds."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class MarketSubscription(_ClosingContext, _SubscriptionBase, Generic[M]):
     """A subscription to one stream: iterate it for :class:`MarketEvent`; close() ends it."""
 
     def __init__(self, owner: MarketStream, spec: _StreamSpec) -> None:
@@ -169,25 +161,15 @@ class MarketSubscription(_SubscriptionBase, Generic[M]):
             conn.close()
         self._owner._forget(self)
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
 
 class MarketStream(
+    _ClosingContext,
     _StreamBase[
         httpx.Client,
         httpx.BaseTransport,
         Callable[[float], None],
         TokenProvider,
-    ]
+    ],
 ):
     """Access to the market's WebSocket streams; see ``flxtrd._streams._core``.
 
@@ -264,14 +246,6 @@ class MarketStream(
         if self._owns_client:
             self._entered = enter_client(self._client)
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- I/O used by the subscriptions ------------------------------------------------------
 

@@ -58,7 +58,7 @@ STREAM_TYPES = {
     "ticker": "Ticker",
     "orderbook": "Orderbook",
 }
-#: What each stream carries besides ``control`` (``flxtrd._streams._core._SPECS``).
+#: What each stream carries besides ``control`` (``flxtrd._streams._kinds._SPECS``).
 STREAM_KINDS = {
     "trade": frozenset({"order_status_update", "contract_status_update"}),
     "ticker": frozenset({"ticker"}),

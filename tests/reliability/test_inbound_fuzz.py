@@ -46,7 +46,8 @@ from starlette.websockets import WebSocket
 from flxtrd._amqp._api import AmpqAPI
 from flxtrd._amqp._market_messages import MarketMessage, decode_market_message
 from flxtrd._errors import MessageDecodeError
-from flxtrd._streams._stream import MarketStream, ReconnectPolicy
+from flxtrd._streams._settings import ReconnectPolicy
+from flxtrd._streams._stream import MarketStream
 
 N_AMQP = 50_000
 N_WS = 50_000

@@ -35,7 +35,7 @@ from flxtrd import (
 )
 from flxtrd._amqp._api import AmpqAPI
 from flxtrd._errors import FlexConnectionError, FlexTimeoutError, OrderUnroutableError
-from flxtrd._streams._stream import ReconnectPolicy
+from flxtrd._streams._settings import ReconnectPolicy
 from flxtrd.sandbox import SandboxMarket
 from flxtrd.sandbox._app import create_app
 

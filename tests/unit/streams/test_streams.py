@@ -46,15 +46,12 @@ from flxtrd._errors import (
     MessageDecodeError,
     NotFoundError,
     PermissionDeniedError,
+    StreamHandshakeError,
 )
 from flxtrd._streams._async_stream import AsyncMarketStream
-from flxtrd._streams._stream import (
-    MarketEvent,
-    MarketStream,
-    ReconnectPolicy,
-    StreamHandshakeError,
-    StreamStats,
-)
+from flxtrd._streams._core import MarketEvent, StreamStats
+from flxtrd._streams._settings import ReconnectPolicy
+from flxtrd._streams._stream import MarketStream
 
 # --- Frames ----------------------------------------------------------------------------------
 

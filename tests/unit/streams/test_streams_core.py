@@ -12,17 +12,18 @@ from glocalflex_messages.models import Ticker
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flxtrd._errors import ConfigurationError, FlexValidationError, MessageDecodeError
-from flxtrd._streams._async_stream import AsyncMarketStream
-from flxtrd._streams._core import _SPECS, _make_config, _SubscriptionCore, _ws_url
-from flxtrd._streams._stream import (
-    STREAM_PATHS,
-    MarketEvent,
-    MarketStream,
-    ReconnectPolicy,
+from flxtrd._errors import (
+    ConfigurationError,
+    FlexValidationError,
+    MessageDecodeError,
     StreamHandshakeError,
-    TokenSource,
 )
+from flxtrd._streams._async_stream import AsyncMarketStream
+from flxtrd._streams._core import MarketEvent, _SubscriptionCore
+from flxtrd._streams._kinds import _SPECS, STREAM_PATHS
+from flxtrd._streams._settings import ReconnectPolicy, _StreamConfig, _ws_url
+from flxtrd._streams._stream import MarketStream
+from flxtrd._streams._tokens import TokenSource, _Tokens
 
 TICKER = json.dumps(
     {
@@ -42,7 +43,7 @@ TICKER = json.dumps(
 def core(kind: str = "ticker", **options: Any) -> _SubscriptionCore:
     """A subscription core with defaults and a fixed wall clock."""
     settings: dict[str, Any] = {
-        "reconnect": None,
+        "policy": ReconnectPolicy(),
         "receive_timeout": None,
         "handshake_timeout": 1.0,
         "keepalive_interval": None,
@@ -52,10 +53,11 @@ def core(kind: str = "ticker", **options: Any) -> _SubscriptionCore:
         "on_control": None,
         "clock": lambda: 0.0,
         "wall_clock": lambda: 1_767_261_600.0,
-        "rng": lambda: 0.5,
+        "random": lambda: 0.5,
     }
     settings.update(options)
-    return _SubscriptionCore(_make_config("https://m.test", "tok", **settings), _SPECS[kind])
+    config = _StreamConfig(base_url="https://m.test", tokens=_Tokens("tok"), **settings)
+    return _SubscriptionCore(config, _SPECS[kind])
 
 
 # --- URLs ------------------------------------------------------------------------------------
@@ -139,7 +141,7 @@ def test_policy_bounds_grow_exponentially_to_the_cap() -> None:
 
 def test_core_gives_up_after_max_attempts() -> None:
     """The core plans max_attempts retries after a failure, then raises."""
-    sub = core(reconnect=ReconnectPolicy(max_attempts=2, initial_delay=1.0, max_delay=8.0))
+    sub = core(policy=ReconnectPolicy(max_attempts=2, initial_delay=1.0, max_delay=8.0))
     assert sub.plan().delay == 0.0
     delays = []
     for _ in range(2):
