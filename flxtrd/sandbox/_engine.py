@@ -56,10 +56,19 @@ could give any of its asks (raised by every bid that comes to rest, recomputed w
 shows it loose), and its asks sorted by power (`by_power`; a resting ask's power never changes).
 Only asks with power <= the bid's power + that bound can be completed. When there are few
 such asks the bid picks them from `by_power` and sorts them; otherwise it walks the asks its
-price reaches lazily, best first, keeping those small enough (`_reachable`), and stops as soon
-as it is filled, falling back to the `by_power` list after as many steps as it has entries.
+price reaches lazily, best first, keeping those small enough (`_matching._reachable`), and
+stops as soon as it is filled, falling back to the `by_power` list after as many steps as it
+has entries.
 An allocation first compares the total power resting in the crossing buckets with what the ask
 needs, and only then walks them.
+
+Where the pieces live
+---------------------
+This module holds the engine's state, lock, status machine and events. The matching decisions
+above (allocation, candidate asks, supply bounds) are `_matching`; the checks an order passes
+before it is stored, and the seeded id sequences, are `_admission`; the `Trade` and `Contract`
+records of a fill are `_deals`; `OrderView` and book levels are `_views`; the book itself is
+`_book`.
 
 Status machine
 --------------
