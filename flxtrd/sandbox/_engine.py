@@ -115,6 +115,7 @@ import dataclasses
 import heapq
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from . import _matching as matching
 from . import _rules as rules
@@ -210,31 +211,28 @@ class MatchingEngine:
 
     def cancel(self, order_id: int, owner: str) -> ActionResult:
         """Cancel an open order of `owner` (a partly filled buy keeps its fills)."""
-        with self._lock:
-            now, events = self._begin()
-            found = self._owned(order_id, owner, events)
-            if isinstance(found, ActionResult):
-                return found
-            if found.status not in rules.OPEN_STATUSES:
-                return self._refuse(found, events, "cannot be cancelled")
-            self._close(found, OrderStatus.CANCELLED, now, events)
-            return ActionResult(order_id, found.status, tuple(events))
+
+        def close(ro: RestingOrder, now: int, events: list[Event]) -> None:
+            self._close(ro, OrderStatus.CANCELLED, now, events)
+
+        return self._act(
+            order_id, owner, lambda s: s in rules.OPEN_STATUSES, "cannot be cancelled", close
+        )
 
     def provide_baseline(self, order_id: int, owner: str, baseline: object) -> ActionResult:
         """Give a sell waiting in `awaiting_baseline_data` its baseline; it then matches."""
         if baseline is None:
             raise ValueError("baseline must not be None")
-        with self._lock:
-            now, events = self._begin()
-            found = self._owned(order_id, owner, events)
-            if isinstance(found, ActionResult):
-                return found
-            if found.status is not OrderStatus.AWAITING_BASELINE_DATA:
-                return self._refuse(found, events, "is not awaiting baseline data")
-            found.baseline = baseline
-            self._set_status(found, OrderStatus.ACCEPTED, now, events)
-            self._activate(found, now, events)
-            return ActionResult(order_id, found.status, tuple(events))
+
+        def accept(ro: RestingOrder, now: int, events: list[Event]) -> None:
+            ro.baseline = baseline
+            self._set_status(ro, OrderStatus.ACCEPTED, now, events)
+            self._activate(ro, now, events)
+
+        waiting = OrderStatus.AWAITING_BASELINE_DATA
+        return self._act(
+            order_id, owner, lambda s: s is waiting, "is not awaiting baseline data", accept
+        )
 
     def update_contract(
         self,
@@ -446,6 +444,26 @@ class MatchingEngine:
                 bucket.dead += 1
                 bucket.tidy()
         self._set_status(ro, status, now, events)
+
+    def _act(
+        self,
+        order_id: int,
+        owner: str,
+        allowed: Callable[[OrderStatus | None], bool],
+        what: str,
+        action: Callable[[RestingOrder, int, list[Event]], None],
+    ) -> ActionResult:
+        """Run `action` on an order of `owner` whose status is `allowed`, or say why not
+        (`what`: how a refusal describes the order's status)."""
+        with self._lock:
+            now, events = self._begin()
+            found = self._owned(order_id, owner, events)
+            if isinstance(found, ActionResult):
+                return found
+            if not allowed(found.status):
+                return self._refuse(found, events, what)
+            action(found, now, events)
+            return ActionResult(order_id, found.status, tuple(events))
 
     def _owned(self, order_id: int, owner: str, events: list[Event]) -> RestingOrder | ActionResult:
         ro = self._orders.get(order_id)
