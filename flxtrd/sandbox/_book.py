@@ -290,24 +290,23 @@ class Book:
 
     def sells_for(self, buy: RestingOrder) -> list[Bucket]:
         """Sell buckets whose window fits `buy` (same generation and country)."""
-        index = self._indexes.get((buy.generation, buy.country, Side.SELL))
-        if index is None or not index.buckets:
-            return []
-        return self._fitting(index, (buy.start, buy.end))
+        return self._fitting_of((buy.generation, buy.country, Side.SELL), (buy.start, buy.end))
 
     def buys_fitting(self, sells: Bucket) -> list[Bucket]:
         """Buy buckets whose window fits the window of the sell bucket `sells`."""
-        index = self._indexes.get((sells.index.generation, sells.index.country, Side.BUY))
-        if index is None or not index.buckets:
-            return []
-        return self._fitting(index, (sells.start, sells.end))
+        key = (sells.index.generation, sells.index.country, Side.BUY)
+        return self._fitting_of(key, (sells.start, sells.end))
 
     def buys_for(self, sell: RestingOrder) -> list[Bucket]:
         """Buy buckets whose window fits `sell` (same generation and country)."""
-        index = self._indexes.get((sell.generation, sell.country, Side.BUY))
+        return self._fitting_of((sell.generation, sell.country, Side.BUY), (sell.start, sell.end))
+
+    def _fitting_of(self, key: tuple[int, str, Side], window: tuple[int, int]) -> list[Bucket]:
+        """Buckets of the side index `key` fitting `window`; none if that side is empty."""
+        index = self._indexes.get(key)
         if index is None or not index.buckets:
             return []
-        return self._fitting(index, (sell.start, sell.end))
+        return self._fitting(index, window)
 
 
 def _search(index: SideIndex, window: tuple[int, int]) -> list[Bucket]:

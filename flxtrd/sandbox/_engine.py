@@ -56,10 +56,19 @@ could give any of its asks (raised by every bid that comes to rest, recomputed w
 shows it loose), and its asks sorted by power (`by_power`; a resting ask's power never changes).
 Only asks with power <= the bid's power + that bound can be completed. When there are few
 such asks the bid picks them from `by_power` and sorts them; otherwise it walks the asks its
-price reaches lazily, best first, keeping those small enough (`_reachable`), and stops as soon
-as it is filled, falling back to the `by_power` list after as many steps as it has entries.
+price reaches lazily, best first, keeping those small enough (`_matching._reachable`), and
+stops as soon as it is filled, falling back to the `by_power` list after as many steps as it
+has entries.
 An allocation first compares the total power resting in the crossing buckets with what the ask
 needs, and only then walks them.
+
+Where the pieces live
+---------------------
+This module holds the engine's state, lock, status machine and events. The matching decisions
+above (allocation, candidate asks, supply bounds) are `_matching`; the checks an order passes
+before it is stored, and the seeded id sequences, are `_admission`; the `Trade` and `Contract`
+records of a fill are `_deals`; `OrderView` and book levels are `_views`; the book itself is
+`_book`.
 
 Status machine
 --------------
@@ -102,23 +111,21 @@ it builds only the `depth` best levels (it still looks at every window's best le
 
 from __future__ import annotations
 
-import bisect
+import dataclasses
 import heapq
-import itertools
-import math
-import random
-import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable
 
+from . import _matching as matching
 from . import _rules as rules
-from ._book import Book, Bucket, Entry, RestingOrder, best_first
+from ._admission import IdSequence, admit_gen1, admit_gen2
+from ._book import Book, Bucket, RestingOrder
 from ._clock import Clock, SystemClock
+from ._deals import contract_of, make_trade
 from ._types import (
     ActionError,
     ActionResult,
-    BookLevel,
     BookSnapshot,
     Contract,
     ContractCreated,
@@ -131,7 +138,6 @@ from ._types import (
     OrderStatus,
     OrderStatusChanged,
     OrderView,
-    RejectCode,
     Rejected,
     SettlementStatus,
     Side,
@@ -139,33 +145,13 @@ from ._types import (
     Trade,
     VerificationStatus,
 )
+from ._views import book_levels, order_view
 
 __all__ = ["MatchingEngine"]
 
 _EPS = rules.POWER_EPSILON
-_ID_GAP = 8
 _TERMINAL = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED})
 _HEAP_SLACK = 1024
-_MAX_SEQ = sys.maxsize
-_POWER_SLACK = 1e-3  # W: covers float drift in Bucket.power
-_SCAN = 8  # sells worth scanning before looking for a shorter list
-
-Allocation = list[tuple[RestingOrder, float]]
-
-
-class _IdSequence:
-    """Increasing integer ids >= 1 with seeded gaps of 1.._ID_GAP."""
-
-    __slots__ = ("_last", "_random")
-
-    def __init__(self, seed: int, name: str) -> None:
-        self._random = random.Random(f"{seed}:{name}").random
-        self._last = 0
-
-    def next(self) -> int:
-        """The next id."""
-        self._last += 1 + int(self._random() * _ID_GAP)
-        return self._last
 
 
 class MatchingEngine:
@@ -181,9 +167,9 @@ class MatchingEngine:
         self._lock = threading.Lock()
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._now = 0
-        self._order_ids = _IdSequence(seed, "orders")
-        self._trade_ids = _IdSequence(seed, "trades")
-        self._contract_ids = _IdSequence(seed, "contracts")
+        self._order_ids = IdSequence(seed, "orders")
+        self._trade_ids = IdSequence(seed, "trades")
+        self._contract_ids = IdSequence(seed, "contracts")
         self._seq = 0
         self._orders: dict[int, RestingOrder] = {}
         self._by_owner: dict[str, list[RestingOrder]] = {}
@@ -204,10 +190,10 @@ class MatchingEngine:
         with self._lock:
             now, events = self._begin()
             if isinstance(order, Gen1Order):
-                admitted = self._admit_gen1(order, now)
+                admitted = admit_gen1(order, now, self._new_ids, self._message_ids)
                 has_baseline = True
             elif isinstance(order, Gen2Order):
-                admitted = self._admit_gen2(order, now)
+                admitted = admit_gen2(order, now, self._new_ids)
                 has_baseline = order.baseline is not None
             else:
                 raise TypeError(f"expected Gen1Order or Gen2Order, got {type(order).__name__}")
@@ -225,31 +211,28 @@ class MatchingEngine:
 
     def cancel(self, order_id: int, owner: str) -> ActionResult:
         """Cancel an open order of `owner` (a partly filled buy keeps its fills)."""
-        with self._lock:
-            now, events = self._begin()
-            found = self._owned(order_id, owner, events)
-            if isinstance(found, ActionResult):
-                return found
-            if found.status not in rules.OPEN_STATUSES:
-                return self._refuse(found, events, "cannot be cancelled")
-            self._close(found, OrderStatus.CANCELLED, now, events)
-            return ActionResult(order_id, found.status, tuple(events))
+
+        def close(ro: RestingOrder, now: int, events: list[Event]) -> None:
+            self._close(ro, OrderStatus.CANCELLED, now, events)
+
+        return self._act(
+            order_id, owner, lambda s: s in rules.OPEN_STATUSES, "cannot be cancelled", close
+        )
 
     def provide_baseline(self, order_id: int, owner: str, baseline: object) -> ActionResult:
         """Give a sell waiting in `awaiting_baseline_data` its baseline; it then matches."""
         if baseline is None:
             raise ValueError("baseline must not be None")
-        with self._lock:
-            now, events = self._begin()
-            found = self._owned(order_id, owner, events)
-            if isinstance(found, ActionResult):
-                return found
-            if found.status is not OrderStatus.AWAITING_BASELINE_DATA:
-                return self._refuse(found, events, "is not awaiting baseline data")
-            found.baseline = baseline
-            self._set_status(found, OrderStatus.ACCEPTED, now, events)
-            self._activate(found, now, events)
-            return ActionResult(order_id, found.status, tuple(events))
+
+        def accept(ro: RestingOrder, now: int, events: list[Event]) -> None:
+            ro.baseline = baseline
+            self._set_status(ro, OrderStatus.ACCEPTED, now, events)
+            self._activate(ro, now, events)
+
+        waiting = OrderStatus.AWAITING_BASELINE_DATA
+        return self._act(
+            order_id, owner, lambda s: s is waiting, "is not awaiting baseline data", accept
+        )
 
     def update_contract(
         self,
@@ -263,19 +246,8 @@ class MatchingEngine:
         with self._lock:
             now, events = self._begin()
             old = self._contracts[contract_id]
-            new = Contract(
-                contract_id=old.contract_id,
-                buy_order_id=old.buy_order_id,
-                sell_order_id=old.sell_order_id,
-                buyer_id=old.buyer_id,
-                seller_id=old.seller_id,
-                price=old.price,
-                power=old.power,
-                energy=old.energy,
-                delivery_start_ms=old.delivery_start_ms,
-                delivery_end_ms=old.delivery_end_ms,
-                country_code=old.country_code,
-                created_ms=old.created_ms,
+            new = dataclasses.replace(
+                old,
                 updated_ms=now,
                 status=status if status is not None else old.status,
                 settlement_status=(
@@ -313,7 +285,7 @@ class MatchingEngine:
         with self._lock:
             self._expire_quietly()
             ro = self._orders.get(order_id)
-            return None if ro is None else _view(ro)
+            return None if ro is None else order_view(ro)
 
     def orders(
         self,
@@ -328,7 +300,7 @@ class MatchingEngine:
             self._expire_quietly()
             source = self._orders.values() if owner is None else self._by_owner.get(owner, [])
             return [
-                _view(ro)
+                order_view(ro)
                 for ro in reversed(list(source))
                 if (generation is None or ro.generation == generation)
                 and (status is None or ro.status == status)
@@ -369,29 +341,8 @@ class MatchingEngine:
         """The `depth` best levels (price x window x country) of each side, best first."""
         with self._lock:
             self._expire_quietly()
-            bids: list[Iterator[BookLevel]] = []
-            asks: list[Iterator[BookLevel]] = []
-            for index in self._book.indexes():
-                if generation is not None and index.generation != generation:
-                    continue
-                if country_code is not None and index.country != country_code:
-                    continue
-                into = bids if index.side is Side.BUY else asks
-                for bucket in index.buckets.values():
-                    into.append(_levels(bucket, index.country, index.generation))
-            # Each bucket's levels come best first; a stable merge of them is the stable sort
-            # of all levels, and only the first `depth` are ever built (not depth per bucket).
-            best_bids = heapq.merge(
-                *bids, key=lambda lv: (-lv.price, lv.delivery_start_ms, lv.delivery_end_ms)
-            )
-            best_asks = heapq.merge(
-                *asks, key=lambda lv: (lv.price, lv.delivery_start_ms, lv.delivery_end_ms)
-            )
-            return BookSnapshot(
-                self._now,
-                tuple(itertools.islice(best_bids, max(depth, 0))),
-                tuple(itertools.islice(best_asks, max(depth, 0))),
-            )
+            bids, asks = book_levels(self._book, depth, generation, country_code)
+            return BookSnapshot(self._now, bids, asks)
 
     def resting_count(self, generation: int | None = None) -> int:
         """Number of orders resting in the book (matchable now)."""
@@ -434,106 +385,10 @@ class MatchingEngine:
     # ----------------------------------------------------------------------------------------
     # Admission
 
-    def _rejected(
-        self,
-        generation: int,
-        side: object,
-        owner: object,
-        code: RejectCode,
-        reason: str,
-        field: str | None,
-        now: int,
-        application_key: object = None,
-        message_id: object = None,
-    ) -> Rejected:
-        return Rejected(
-            generation=generation,
-            side=side if isinstance(side, str) else "",
-            owner=owner if isinstance(owner, str) else "",
-            code=code,
-            reason=reason,
-            field=field,
-            time_ms=now,
-            application_key=application_key if isinstance(application_key, str) else None,
-            message_id=message_id if isinstance(message_id, str) else None,
-        )
-
-    def _admit_gen1(self, order: Gen1Order, now: int) -> RestingOrder | Rejected:
-        key, msg = order.application_key, order.message_id
-        violation = rules.validate_gen1(order)
-        if violation is not None:
-            return self._rejected(
-                1, order.side, order.user, RejectCode.INVALID, violation.reason,
-                violation.field, now, key, msg,
-            )  # fmt: skip
-        expires = rules.gen1_expires_at_ms(order.expirationtime, order.starttime)
-        if rules.is_expired(expires, now):
-            return self._rejected(
-                1, order.side, order.user, RejectCode.EXPIRED_AT_ARRIVAL,
-                f"order expired at {expires} ms, before it arrived at {now} ms",
-                "expirationtime", now, key, msg,
-            )  # fmt: skip
-        if msg is not None and (order.user, msg) in self._message_ids:
-            return self._rejected(
-                1, order.side, order.user, RejectCode.DUPLICATE,
-                f"duplicate message_id {msg!r}", "message_id", now, key, msg,
-            )  # fmt: skip
-        return RestingOrder(
-            order_id=self._order_ids.next(),
-            seq=self._next_seq(),
-            generation=1,
-            side=Side.parse(order.side),
-            owner=order.user,
-            price=order.price,
-            power=order.wattage,
-            start=order.starttime,
-            end=order.starttime + order.runtime,
-            expiry_time=order.expirationtime,
-            expires_at=expires,
-            country="",
-            location_ids=None,
-            created_ms=now,
-            application_key=key,
-            message_id=msg,
-        )
-
-    def _admit_gen2(self, order: Gen2Order, now: int) -> RestingOrder | Rejected:
-        violation = rules.validate_gen2(order)
-        if violation is not None:
-            return self._rejected(
-                2, order.side, order.owner, RejectCode.INVALID, violation.reason,
-                violation.field, now,
-            )  # fmt: skip
-        expires = rules.gen2_expires_at_ms(order.expiry_time_ms, order.delivery_start_ms)
-        if rules.is_expired(expires, now):
-            return self._rejected(
-                2, order.side, order.owner, RejectCode.EXPIRED_AT_ARRIVAL,
-                f"order expired at {expires} ms (expiry_time or 15 min before delivery start), "
-                f"before it arrived at {now} ms",
-                "expiry_time", now,
-            )  # fmt: skip
-        ids = rules.normalize_location_ids(order.location_ids)
-        return RestingOrder(
-            order_id=self._order_ids.next(),
-            seq=self._next_seq(),
-            generation=2,
-            side=Side.parse(order.side),
-            owner=order.owner,
-            price=order.price,
-            power=order.power,
-            start=order.delivery_start_ms,
-            end=order.delivery_end_ms,
-            expiry_time=order.expiry_time_ms,
-            expires_at=expires,
-            country=order.country_code,
-            location_ids=ids,
-            created_ms=now,
-            baseline=order.baseline,
-        )
-
-    def _next_seq(self) -> int:
+    def _new_ids(self) -> tuple[int, int]:
+        """The order id and arrival sequence number of an order about to be stored."""
         self._seq += 1
-        return self._seq
+        return self._order_ids.next(), self._seq
 
     def _register(self, ro: RestingOrder) -> None:
         self._orders[ro.order_id] = ro
@@ -590,6 +445,26 @@ class MatchingEngine:
                 bucket.tidy()
         self._set_status(ro, status, now, events)
 
+    def _act(
+        self,
+        order_id: int,
+        owner: str,
+        allowed: Callable[[OrderStatus | None], bool],
+        what: str,
+        action: Callable[[RestingOrder, int, list[Event]], None],
+    ) -> ActionResult:
+        """Run `action` on an order of `owner` whose status is `allowed`, or say why not
+        (`what`: how a refusal describes the order's status)."""
+        with self._lock:
+            now, events = self._begin()
+            found = self._owned(order_id, owner, events)
+            if isinstance(found, ActionResult):
+                return found
+            if not allowed(found.status):
+                return self._refuse(found, events, what)
+            action(found, now, events)
+            return ActionResult(order_id, found.status, tuple(events))
+
     def _owned(self, order_id: int, owner: str, events: list[Event]) -> RestingOrder | ActionResult:
         ro = self._orders.get(order_id)
         if ro is None:
@@ -621,7 +496,8 @@ class MatchingEngine:
             self._match_bid(ro, now, events)
 
     def _match_ask(self, ask: RestingOrder, now: int, events: list[Event]) -> None:
-        allocation = self._allocate(ask, self._book.buys_for(ask), None)
+        """Trade an incoming ask whole if the fitting bids absorb it, else rest it."""
+        allocation = matching.allocate(ask, self._book.buys_for(ask), None)
         if allocation is None:
             self._book.add(ask)
             return
@@ -631,141 +507,41 @@ class MatchingEngine:
             bucket.tidy()
 
     def _match_bid(self, bid: RestingOrder, now: int, events: list[Event]) -> None:
-        price, locations = bid.price, bid.locations
-        prices_cross, locations_match = rules.prices_cross, rules.locations_match
+        """Complete the resting asks an incoming bid can, best first, and rest what is left."""
         book = self._book
         sell_buckets = book.sells_for(bid)
-        reach = bid.remaining + _EPS
-        walks: list[Iterator[Entry]] = []
-        picked: list[Entry] = []
-        bounds: dict[Bucket, float] = {}
-        for sells in sell_buckets:
-            entries = sells.entries
-            if not entries or not prices_cross(price, entries[-1][2].price):
-                continue  # not even the best sell here is reached
-            bound = sells.supply_ub
-            if bound is None:
-                bound = self._bound_supply(sells, book.buys_fitting(sells))
-            # A sell can only be completed if this bid plus the resting buys reach its power.
-            limit = reach + bound
-            by_power = sells.by_power
-            if by_power[0][0] > limit:
-                continue  # every sell here is too large
-            bounds[sells] = bound
-            # Look at the sells small enough and reached by this bid's price, best first. Many
-            # small sells: walk the reached ones lazily from the best, so a bid filled by its
-            # first sells looks at no more (`_reachable`); few: pick them from `by_power`.
-            small = (
-                len(by_power)
-                if limit >= by_power[-1][0]
-                else bisect.bisect_right(by_power, (limit, _MAX_SEQ))
-            )
-            if small > _SCAN:
-                walks.append(_reachable(sells, small, limit, price, locations))
+        candidates, bounds = matching.candidate_asks(bid, sell_buckets, book)
+        touched: set[Bucket] = set()
+        for _, _, ask in candidates:
+            if bid.remaining <= _EPS:
+                break
+            home = ask.bucket
+            assert home is not None
+            if ask.remaining > bid.remaining + bounds[home] + _EPS:
                 continue
-            for _, _, ask in by_power[:small]:
-                if (
-                    ask.live
-                    and prices_cross(price, ask.price)
-                    and locations_match(locations, ask.locations)
-                ):
-                    picked.append((ask.sort_price, -ask.seq, ask))
-        if picked:
-            picked.sort(reverse=True)  # best first
-            walks.append(iter(picked))
-        if walks:
-            candidates = walks[0] if len(walks) == 1 else heapq.merge(*walks, reverse=True)
-            touched: set[Bucket] = set()
-            for _, _, ask in candidates:
-                if bid.remaining <= _EPS:
-                    break
-                home = ask.bucket
-                assert home is not None
-                if ask.remaining > bid.remaining + bounds[home] + _EPS:
-                    continue
-                buys = book.buys_fitting(home)
-                allocation = self._allocate(ask, buys, bid)
-                if allocation is None:
-                    bounds[home] = self._bound_supply(home, buys)  # it was loose: tighten it
-                    continue
-                self._execute(ask, allocation, now, events, touched)
-            for bucket in touched:
-                bucket.tidy()
+            buys = book.buys_fitting(home)
+            allocation = matching.allocate(ask, buys, bid)
+            if allocation is None:
+                bounds[home] = matching.bound_supply(home, buys)  # it was loose: tighten it
+                continue
+            self._execute(ask, allocation, now, events, touched)
+        for bucket in touched:
+            bucket.tidy()
         if bid.live:
-            # The bid rests: every sell bucket it fits may now count on what it has left.
-            left = bid.remaining
-            for sells in sell_buckets:
-                if sells.supply_ub is not None and prices_cross(price, sells.supply_price):
-                    sells.supply_ub += left
+            matching.count_resting_bid(bid, sell_buckets)
             book.add(bid)
-
-    def _bound_supply(self, sells: Bucket, buys: list[Bucket]) -> float:
-        """Recompute `sells.supply_ub` (inf once it exceeds every sell's power there)."""
-        floor = sells.entries[-1][2].price
-        cap = sells.by_power[-1][0]
-        prices_cross = rules.prices_cross
-        crossing = [b for b in buys if b.entries and prices_cross(b.entries[-1][2].price, floor)]
-        total = 0.0
-        for _, _, bid in best_first(crossing):
-            if not prices_cross(bid.price, floor):
-                break
-            if bid.live:
-                total += bid.remaining
-                if total >= cap:
-                    total = math.inf
-                    break
-        sells.supply_ub, sells.supply_price = total, floor
-        return total
-
-    def _allocate(
-        self, ask: RestingOrder, buckets: list[Bucket], extra: RestingOrder | None
-    ) -> Allocation | None:
-        """Share `ask` out over the fitting bids in priority, or None if they cannot absorb it.
-
-        `buckets` are the buy buckets fitting the ask; `extra` is an incoming bid not in the
-        book yet, walked at its own price-time position.
-        """
-        need = ask.remaining
-        allocation: Allocation = []
-        ask_price, ask_locations = ask.price, ask.locations
-        prices_cross, locations_match = rules.prices_cross, rules.locations_match
-        crossing = [
-            b for b in buckets if b.entries and prices_cross(b.entries[-1][2].price, ask_price)
-        ]
-        # Cheap refusal: all the power resting there (whatever its price) is not enough.
-        available = sum(b.power for b in crossing) + _POWER_SLACK
-        if extra is not None:
-            available += extra.remaining
-        if available < need:
-            return None
-        for _, _, bid in best_first(crossing, extra):
-            if not prices_cross(bid.price, ask_price):
-                break
-            if not bid.live or not locations_match(bid.locations, ask_locations):
-                continue
-            remaining = bid.remaining
-            take = remaining if remaining < need else need
-            allocation.append((bid, take))
-            need -= take
-            if need <= _EPS:
-                return allocation
-        return None
 
     def _execute(
         self,
         ask: RestingOrder,
-        allocation: Allocation,
+        allocation: matching.Allocation,
         now: int,
         events: list[Event],
         touched: set[Bucket],
     ) -> None:
         """Make the trades of a whole ask against its allocation of bids."""
         gen2 = ask.generation == 2
-        sell_energy = rules.energy_wh(ask.power, ask.start, ask.end)
         for bid, take in allocation:
-            price = rules.deal_price(bid.price, ask.price)
-            start, end = rules.contract_window(bid.start, bid.end, ask.start, ask.end)
-            energy = rules.energy_wh(take, start, end)
             before = bid.remaining
             bid.filled += take
             bid.remaining -= take
@@ -780,50 +556,11 @@ class MatchingEngine:
                     held.dead += 1
                     touched.add(held)
             contract_id = self._contract_ids.next() if gen2 else None
-            trade = Trade(
-                trade_id=self._trade_ids.next(),
-                generation=ask.generation,
-                time_ms=now,
-                price=price,
-                power=take,
-                energy=energy,
-                delivery_start_ms=start,
-                delivery_end_ms=end,
-                country_code=ask.country,
-                buy_order_id=bid.order_id,
-                sell_order_id=ask.order_id,
-                buyer_id=bid.owner,
-                seller_id=ask.owner,
-                buy_application_key=bid.application_key,
-                sell_application_key=ask.application_key,
-                buy_message_id=bid.message_id,
-                sell_message_id=ask.message_id,
-                buy_power=bid.power,
-                sell_power=ask.power,
-                buy_energy=rules.energy_wh(bid.power, bid.start, bid.end),
-                sell_energy=sell_energy,
-                buy_time_ms=bid.created_ms,
-                sell_time_ms=ask.created_ms,
-                contract_id=contract_id,
-            )
+            trade = make_trade(bid, ask, take, now, self._trade_ids.next(), contract_id)
             events.append(trade)
             self._trades.append(trade)
             if contract_id is not None:
-                contract = Contract(
-                    contract_id=contract_id,
-                    buy_order_id=bid.order_id,
-                    sell_order_id=ask.order_id,
-                    buyer_id=bid.owner,
-                    seller_id=ask.owner,
-                    price=price,
-                    power=take,
-                    energy=energy,
-                    delivery_start_ms=start,
-                    delivery_end_ms=end,
-                    country_code=ask.country,
-                    created_ms=now,
-                    updated_ms=now,
-                )
+                contract = contract_of(trade, contract_id)
                 self._contracts[contract_id] = contract
                 self._contracts_by_owner.setdefault(bid.owner, []).append(contract_id)
                 if ask.owner != bid.owner:
@@ -840,91 +577,3 @@ class MatchingEngine:
         ask.remaining = 0.0
         ask.live = False
         self._set_status(ask, OrderStatus.FILLED, now, events)
-
-
-def _reachable(
-    sells: Bucket, small: int, limit: float, price: float, locations: frozenset[str] | None
-) -> Iterator[Entry]:
-    """The live sells of ``sells`` a bid at ``price`` reaches, with power <= ``limit`` and
-    locations meeting ``locations``, best first, lazily.
-
-    Walks the reached entries from the best for at most ``small`` steps (``small``: how many
-    sells have power <= ``limit``); if the caller still wants more, the rest come from the
-    first ``small`` of ``by_power``, sorted. So a bid filled early stops early, and the worst
-    case stays about 2 x ``small``. ``entries`` does not change while walked (filled sells are
-    only marked, and tidied after the walk).
-    """
-    entries, by_power = sells.entries, sells.by_power
-    prices_cross, locations_match = rules.prices_cross, rules.locations_match
-    first = _first_crossing(entries, price)
-    i = len(entries) - 1
-    steps = small
-    while i >= first and steps > 0:
-        entry = entries[i]
-        ask = entry[2]
-        if ask.live and ask.remaining <= limit and locations_match(locations, ask.locations):
-            yield entry
-        i -= 1
-        steps -= 1
-    if i < first:
-        return
-    below = (entries[i][0], entries[i][1])  # the best key not walked yet
-    rest = [
-        (ask.sort_price, -ask.seq, ask)
-        for _, _, ask in by_power[:small]
-        if ask.live
-        and (ask.sort_price, -ask.seq) <= below
-        and prices_cross(price, ask.price)
-        and locations_match(locations, ask.locations)
-    ]
-    rest.sort(reverse=True)
-    yield from rest
-
-
-def _first_crossing(entries: list[Entry], bid_price: float) -> int:
-    """Index of the first sell entry the bid price reaches (they form the best-end tail)."""
-    prices_cross = rules.prices_cross
-    return bisect.bisect_left(entries, True, key=lambda e: prices_cross(bid_price, e[2].price))
-
-
-def _view(ro: RestingOrder) -> OrderView:
-    assert ro.status is not None
-    return OrderView(
-        order_id=ro.order_id,
-        generation=ro.generation,
-        side=ro.side,
-        owner=ro.owner,
-        price=ro.price,
-        power=ro.power,
-        filled_power=ro.filled,
-        status=ro.status,
-        delivery_start_ms=ro.start,
-        delivery_end_ms=ro.end,
-        expiry_time_ms=ro.expiry_time,
-        expires_at_ms=ro.expires_at,
-        country_code=ro.country,
-        location_ids=ro.location_ids,
-        created_ms=ro.created_ms,
-        updated_ms=ro.updated_ms,
-        application_key=ro.application_key,
-        message_id=ro.message_id,
-        baseline=ro.baseline,
-    )
-
-
-def _levels(bucket: Bucket, country: str, generation: int) -> Iterator[BookLevel]:
-    """The price levels of one bucket, best first, lazily (the book does not change meanwhile:
-    the engine's lock is held)."""
-    price: float | None = None
-    power, count = 0.0, 0
-    for _, _, ro in bucket.best_first():
-        if not ro.live:
-            continue
-        if ro.price != price:
-            if price is not None:
-                yield BookLevel(price, power, count, bucket.start, bucket.end, country, generation)
-            price, power, count = ro.price, 0.0, 0
-        power += ro.remaining
-        count += 1
-    if price is not None:
-        yield BookLevel(price, power, count, bucket.start, bucket.end, country, generation)
