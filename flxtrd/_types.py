@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from flxtrd._alias import Alias
 from flxtrd._bounds import MAX_DURATION_MS, MAX_POWER_W, MAX_PRICE_EUR_PER_KWH, MAX_TIME_MS
 from flxtrd._errors import FlexValidationError
 from flxtrd._line_protocol import OrderLine
@@ -198,14 +199,9 @@ class User:
         self.user_id = user_id
         self.devices = devices
 
-    @property
-    def accessToken(self) -> str | None:
-        """The seed README's spelling of :attr:`access_token`."""
-        return self.access_token
-
-    @accessToken.setter
-    def accessToken(self, value: str | None) -> None:
-        self.access_token = value
+    accessToken = Alias[str | None](
+        "access_token", "The seed README's spelling of :attr:`access_token`.", writable=True
+    )
 
     def __repr__(self) -> str:
         return (
@@ -249,14 +245,9 @@ class Broker:
         self.exchangename = require_string("exchangename", exchangename, 255)
         self.vhost = require_string("vhost", vhost, 255)
 
-    @property
-    def ip(self) -> str:
-        """The seed README's spelling of :attr:`url` (the broker host)."""
-        return self.url
-
-    @ip.setter
-    def ip(self, value: str) -> None:
-        self.url = value
+    ip = Alias[str](
+        "url", "The seed README's spelling of :attr:`url` (the broker host).", writable=True
+    )
 
     def __str__(self) -> str:
         return f"{type(self).__name__} url:{self.url} port:{self.port}"
@@ -300,28 +291,13 @@ class Market:
             raise FlexValidationError("broker", "must be a Broker (FlexBroker)", broker)
         self.broker = broker
 
-    @property
-    def url(self) -> str | None:
-        """Alias of :attr:`market_url` (0.2.9 kept both)."""
-        return self.market_url
-
-    @url.setter
-    def url(self, value: str | None) -> None:
-        self.market_url = value
-
-    @property
-    def ip(self) -> str | None:
-        """The seed README's spelling of :attr:`market_url`."""
-        return self.market_url
-
-    @ip.setter
-    def ip(self, value: str | None) -> None:
-        self.market_url = value
-
-    @property
-    def market_port(self) -> int:
-        """The 0.2.9 constructor's spelling of :attr:`port`."""
-        return self.port
+    url = Alias[str | None](
+        "market_url", "Alias of :attr:`market_url` (0.2.9 kept both).", writable=True
+    )
+    ip = Alias[str | None](
+        "market_url", "The seed README's spelling of :attr:`market_url`.", writable=True
+    )
+    market_port = Alias[int]("port", "The 0.2.9 constructor's spelling of :attr:`port`.")
 
 
 # --- what is traded ------------------------------------------------------------------------
@@ -477,40 +453,20 @@ class Flexibility:
         """Energy delivered, Wh: ``power_w * runtime_ms / 3_600_000``."""
         return self.power_w * self.runtime_ms / MS_PER_HOUR
 
-    @property
-    def energy_wh(self) -> float:
-        """0.2.9 spelling of :attr:`totalenergy_wh`."""
-        return self.totalenergy_wh
+    energy_wh = Alias[float]("totalenergy_wh", "0.2.9 spelling of :attr:`totalenergy_wh`.")
 
     @property
     def end_ms(self) -> int:
         """Delivery end, epoch ms."""
         return self.start_ms + self.runtime_ms
 
-    @property
-    def wattage(self) -> float:
-        """Seed spelling of :attr:`power_w` (W)."""
-        return self.power_w
-
-    @property
-    def starttime(self) -> int:
-        """Seed spelling of :attr:`start_ms` (epoch ms)."""
-        return self.start_ms
-
-    @property
-    def duration(self) -> int:
-        """Seed spelling of :attr:`runtime_ms` (ms)."""
-        return self.runtime_ms
-
-    @property
-    def expirationtime(self) -> int:
-        """Seed spelling of :attr:`expiration_ms` (epoch ms)."""
-        return self.expiration_ms
-
-    @property
-    def start_time_epoch_ms(self) -> int:
-        """0.2.9 spelling of :attr:`start_ms`."""
-        return self.start_ms
+    wattage = Alias[float]("power_w", "Seed spelling of :attr:`power_w` (W).")
+    starttime = Alias[int]("start_ms", "Seed spelling of :attr:`start_ms` (epoch ms).")
+    duration = Alias[int]("runtime_ms", "Seed spelling of :attr:`runtime_ms` (ms).")
+    expirationtime = Alias[int](
+        "expiration_ms", "Seed spelling of :attr:`expiration_ms` (epoch ms)."
+    )
+    start_time_epoch_ms = Alias[int]("start_ms", "0.2.9 spelling of :attr:`start_ms`.")
 
     @property
     def start_time_epoch_s(self) -> int:
@@ -523,10 +479,9 @@ class Flexibility:
         whole, rest = divmod(self.runtime_ms, MS_PER_MIN)
         return whole if rest == 0 else self.runtime_ms / MS_PER_MIN
 
-    @property
-    def expiration_time_epoch_ms(self) -> int:
-        """0.2.9 spelling of :attr:`expiration_ms`."""
-        return self.expiration_ms
+    expiration_time_epoch_ms = Alias[int](
+        "expiration_ms", "0.2.9 spelling of :attr:`expiration_ms`."
+    )
 
     @property
     def as_dict_human_readable(self) -> dict[str, Any]:
@@ -633,15 +588,8 @@ class MarketOrder:
             ),
         )
 
-    @property
-    def price(self) -> float:
-        """Seed spelling of :attr:`price_eur`."""
-        return self.price_eur
-
-    @property
-    def flexibility(self) -> Flexibility:
-        """Seed spelling of :attr:`resource`."""
-        return self.resource
+    price = Alias[float]("price_eur", "Seed spelling of :attr:`price_eur`.")
+    flexibility = Alias[Flexibility]("resource", "Seed spelling of :attr:`resource`.")
 
     def __str__(self) -> str:
         return json.dumps(
@@ -653,11 +601,8 @@ class MarketOrder:
             indent=4,
         )
 
-    # Defined last: inside the class body, later annotations would see this property.
-    @property
-    def type(self) -> OrderType:
-        """Seed spelling of :attr:`order_type`."""
-        return self.order_type
+    # Defined last: inside the class body, later annotations would see this alias.
+    type = Alias[OrderType]("order_type", "Seed spelling of :attr:`order_type`.")
 
 
 @dataclass
