@@ -2,14 +2,15 @@
 
 The public types keep one stored attribute per quantity and expose the other spellings
 (``wattage`` for ``power_w``, ``ip`` for ``url``, ...) as :class:`Alias` descriptors, one line
-each instead of one property (and setter) each.
+each instead of one property (and setter) each; a constructor that takes either spelling of a
+value resolves it with :func:`pick`.
 """
 
 from __future__ import annotations
 
 from typing import Any, Generic, Self, TypeVar, overload
 
-__all__ = ["Alias"]
+__all__ = ["Alias", "pick"]
 
 _T = TypeVar("_T")
 
@@ -43,3 +44,10 @@ class Alias(Generic[_T]):
                 f"property {self.name!r} of {type(instance).__name__!r} object has no setter"
             )
         setattr(instance, self.target, value)
+
+
+def pick(name_a: str, a: Any, name_b: str, b: Any) -> tuple[str, Any]:
+    """Resolve one value given under either of two spellings; both at once is a TypeError."""
+    if a is not None and b is not None:
+        raise TypeError(f"pass {name_a}= or {name_b}=, not both")
+    return (name_b, b) if a is None else (name_a, a)
