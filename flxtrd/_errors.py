@@ -35,6 +35,7 @@ the method, the redacted URL path and the status, never request headers or bodie
 
 from __future__ import annotations
 
+import functools
 import http
 import json
 import math
@@ -310,17 +311,10 @@ def _parse_field_errors(body: object) -> list[FieldError]:
 class UnprocessableEntityError(FlexStatusError):
     """422: the server refused the request body; ``field_errors`` says which field and why."""
 
-    def __init__(
-        self,
-        status_code: int,
-        response: httpx.Response | None = None,
-        body: object = None,
-        *,
-        message: str | None = None,
-    ) -> None:
-        body = _decode_body(body) if body is not None else _body_from_response(response)
-        self.field_errors: list[FieldError] = _parse_field_errors(body)
-        super().__init__(status_code, response, body, message=message)
+    @functools.cached_property
+    def field_errors(self) -> list[FieldError]:
+        """The failing fields of the parsed body (empty when it is not FastAPI's shape)."""
+        return _parse_field_errors(self.body)
 
     def _detail(self) -> str | None:
         if self.field_errors:

@@ -29,7 +29,10 @@ injectable), but never later than the delivery start::
 Without either, the order expires at the delivery start. An expiration after the delivery
 start is refused.
 
-Secrets stay out of ``repr()``: a user's password and tokens show as ``'***'``.
+The accounts and endpoints (:class:`User`, :class:`FlexDevice`, :class:`Broker`,
+:class:`Market`) are defined in :mod:`flxtrd._accounts` and re-exported here, the one spelling
+inside flxtrd; this module defines what is traded. Secrets stay out of ``repr()``: a user's
+password and tokens show as ``'***'``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from flxtrd._accounts import Broker, FlexDevice, Market, User
+from flxtrd._alias import Alias, pick
 from flxtrd._bounds import MAX_DURATION_MS, MAX_POWER_W, MAX_PRICE_EUR_PER_KWH, MAX_TIME_MS
 from flxtrd._errors import FlexValidationError
 from flxtrd._line_protocol import OrderLine
@@ -81,7 +86,6 @@ MS_PER_HOUR = 3_600_000
 MAX_APPLICATION_KEY_LENGTH = 256
 _INT64_MAX = 2**63 - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_HIDDEN = "'***'"
 
 
 _logger = get_logger("types")
@@ -117,214 +121,6 @@ class OrderType(str, enum.Enum):  # noqa: UP042 - keeps 0.2.9's str() ("OrderTyp
 
 ASK = OrderType.ASK
 BID = OrderType.BID
-
-
-def _pick(name_a: str, a: Any, name_b: str, b: Any) -> tuple[str, Any]:
-    """Resolve one value given under either of two spellings; both at once is a TypeError."""
-    if a is not None and b is not None:
-        raise TypeError(f"pass {name_a}= or {name_b}=, not both")
-    return (name_b, b) if a is None else (name_a, a)
-
-
-def _hide(secret: str | None) -> str:
-    return "None" if secret is None else _HIDDEN
-
-
-def _require_port(field_name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-        raise FlexValidationError(field_name, "must be an integer in 1..65535", value)
-    return value
-
-
-def _require_host(field_name: str, value: object) -> str:
-    return require_string(field_name, value, 2048)
-
-
-# --- accounts and endpoints ----------------------------------------------------------------
-
-
-@dataclass(repr=False)
-class FlexDevice:
-    """A device (metering point) of a user, with its access token and application key.
-
-    Field names are flxtrd 0.2.9's. ``accessToken`` is hidden from ``repr()``.
-    """
-
-    deviceName: str | None = None
-    deviceId: str | None = None
-    accessToken: str | None = None
-    appKey: str | None = None
-
-    def __repr__(self) -> str:
-        return (
-            f"FlexDevice(deviceName={self.deviceName!r}, deviceId={self.deviceId!r},"
-            f" accessToken={_hide(self.accessToken)}, appKey={self.appKey!r})"
-        )
-
-
-@dataclass(init=False, repr=False)
-class User:
-    """A market account: login e-mail and password, and the device it trades for.
-
-    Accepts the seed spelling ``User(name=, password=, accessToken=)`` and the 0.2.9 spelling
-    ``FlexUser(name, password, access_token, app_key, user_id, devices)``. ``app_key`` (the
-    application key, a location ``_id``) and ``user_id`` are filled in by the login. The
-    object is mutable, like 0.2.9's. ``password`` and ``access_token`` are hidden from
-    ``repr()``; register them with the logging secrets filter before logging anything.
-    """
-
-    name: str | None
-    password: str | None
-    access_token: str | None
-    app_key: str | None
-    user_id: str | None
-    devices: list[FlexDevice] | None
-
-    def __init__(
-        self,
-        name: str | None = None,
-        password: str | None = None,
-        access_token: str | None = None,
-        app_key: str | None = None,
-        user_id: str | None = None,
-        devices: list[FlexDevice] | None = None,
-        *,
-        accessToken: str | None = None,
-    ) -> None:
-        self.name = name
-        self.password = password
-        self.access_token = _pick("access_token", access_token, "accessToken", accessToken)[1]
-        self.app_key = app_key
-        self.user_id = user_id
-        self.devices = devices
-
-    @property
-    def accessToken(self) -> str | None:
-        """The seed README's spelling of :attr:`access_token`."""
-        return self.access_token
-
-    @accessToken.setter
-    def accessToken(self, value: str | None) -> None:
-        self.access_token = value
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(name={self.name!r}, password={_hide(self.password)},"
-            f" access_token={_hide(self.access_token)}, app_key={self.app_key!r},"
-            f" user_id={self.user_id!r}, devices={self.devices!r})"
-        )
-
-
-@dataclass(init=False)
-class Broker:
-    """The market's AMQP broker: host, port (5671, TLS), exchanges and virtual host.
-
-    Accepts ``Broker(ip=host)`` (seed) and ``FlexBroker(url=host, port=5671)`` (0.2.9); the
-    host is stored as :attr:`url`, with :attr:`ip` as an alias. Orders go to exchange
-    ``exchangename`` (``"in"``), replies come from ``tickeroutexname`` (``"ticker-out"``).
-    """
-
-    url: str
-    port: int
-    tickeroutexname: str
-    exchangename: str
-    vhost: str
-
-    def __init__(
-        self,
-        url: str | None = None,
-        port: int = 5671,
-        tickeroutexname: str = "ticker-out",
-        exchangename: str = "in",
-        *,
-        ip: str | None = None,
-        vhost: str = "/",
-    ) -> None:
-        name, host = _pick("url", url, "ip", ip)
-        if host is None:
-            raise TypeError("Broker() needs the broker host: url= or ip=")
-        self.url = _require_host(name, host)
-        self.port = _require_port("port", port)
-        self.tickeroutexname = require_string("tickeroutexname", tickeroutexname, 255)
-        self.exchangename = require_string("exchangename", exchangename, 255)
-        self.vhost = require_string("vhost", vhost, 255)
-
-    @property
-    def ip(self) -> str:
-        """The seed README's spelling of :attr:`url` (the broker host)."""
-        return self.url
-
-    @ip.setter
-    def ip(self, value: str) -> None:
-        self.url = value
-
-    def __str__(self) -> str:
-        return f"{type(self).__name__} url:{self.url} port:{self.port}"
-
-
-@dataclass(init=False)
-class Market:
-    """The market: REST host and port (443), and its :class:`Broker`.
-
-    Accepts ``Market(ip=host, broker=Broker(ip=host))`` (seed) and
-    ``FlexMarket(market_url=host, market_port=443, broker_url=None, broker_port=5671)``
-    (0.2.9; the broker defaults to the market host). ``url`` and ``ip`` are aliases of
-    :attr:`market_url`, ``market_port`` of :attr:`port`. A market without a host
-    (``FlexMarket(market_url=None)``, accepted as in 0.2.9) is the market of
-    ``FLXTRD_MARKET_URL``, else the default one, and has no :attr:`broker`.
-    """
-
-    market_url: str | None
-    port: int
-    broker: Broker | None
-
-    def __init__(
-        self,
-        market_url: str | None = None,
-        market_port: int = 443,
-        broker_url: str | None = None,
-        broker_port: int = 5671,
-        *,
-        ip: str | None = None,
-        broker: Broker | None = None,
-    ) -> None:
-        name, host = _pick("market_url", market_url, "ip", ip)
-        self.market_url = None if host is None else _require_host(name, host)
-        self.port = _require_port("market_port", market_port)
-        if broker is None:
-            if host is not None or broker_url is not None:
-                broker = Broker(url=host if broker_url is None else broker_url, port=broker_port)
-        elif broker_url is not None or broker_port != 5671:
-            raise TypeError("pass broker= or broker_url=/broker_port=, not both")
-        elif not isinstance(broker, Broker):
-            raise FlexValidationError("broker", "must be a Broker (FlexBroker)", broker)
-        self.broker = broker
-
-    @property
-    def url(self) -> str | None:
-        """Alias of :attr:`market_url` (0.2.9 kept both)."""
-        return self.market_url
-
-    @url.setter
-    def url(self, value: str | None) -> None:
-        self.market_url = value
-
-    @property
-    def ip(self) -> str | None:
-        """The seed README's spelling of :attr:`market_url`."""
-        return self.market_url
-
-    @ip.setter
-    def ip(self, value: str | None) -> None:
-        self.market_url = value
-
-    @property
-    def market_port(self) -> int:
-        """The 0.2.9 constructor's spelling of :attr:`port`."""
-        return self.port
-
-
-# --- what is traded ------------------------------------------------------------------------
 
 
 def _iso_ms(epoch_ms: int) -> str:
@@ -404,12 +200,12 @@ class Flexibility:
         expirationtime: float | None = None,
         now_ms: int | None = None,
     ) -> None:
-        name, power = _pick("power_w", power_w, "wattage", wattage)
+        name, power = pick("power_w", power_w, "wattage", wattage)
         if power is None:
             raise TypeError("Flexibility() needs the power in W: power_w= or wattage=")
         power_f = require_bounded(name, power, MAX_POWER_W, positive=True)
 
-        name, start = _pick("start_time_epoch_s", start_time_epoch_s, "starttime", starttime)
+        name, start = pick("start_time_epoch_s", start_time_epoch_s, "starttime", starttime)
         if start is None:
             raise TypeError(
                 "Flexibility() needs the delivery start: start_time_epoch_s= (s) or starttime= (ms)"
@@ -417,7 +213,7 @@ class Flexibility:
         start_ms = _whole(name, start, 1000 if name == "start_time_epoch_s" else 1)
         _require_time(name, start_ms, start)
 
-        name, length = _pick("duration_min", duration_min, "duration", duration)
+        name, length = pick("duration_min", duration_min, "duration", duration)
         if length is None:
             raise TypeError(
                 "Flexibility() needs the duration: duration_min= (min) or duration= (ms)"
@@ -432,7 +228,7 @@ class Flexibility:
         if runtime_ms > MAX_DURATION_MS:
             raise FlexValidationError(name, _longest_duration(scale), length)
 
-        name, expiry = _pick(
+        name, expiry = pick(
             "order_expiration_min", order_expiration_min, "expirationtime", expirationtime
         )
         expiry_min: float | None = None
@@ -477,40 +273,20 @@ class Flexibility:
         """Energy delivered, Wh: ``power_w * runtime_ms / 3_600_000``."""
         return self.power_w * self.runtime_ms / MS_PER_HOUR
 
-    @property
-    def energy_wh(self) -> float:
-        """0.2.9 spelling of :attr:`totalenergy_wh`."""
-        return self.totalenergy_wh
+    energy_wh = Alias[float]("totalenergy_wh", "0.2.9 spelling of :attr:`totalenergy_wh`.")
 
     @property
     def end_ms(self) -> int:
         """Delivery end, epoch ms."""
         return self.start_ms + self.runtime_ms
 
-    @property
-    def wattage(self) -> float:
-        """Seed spelling of :attr:`power_w` (W)."""
-        return self.power_w
-
-    @property
-    def starttime(self) -> int:
-        """Seed spelling of :attr:`start_ms` (epoch ms)."""
-        return self.start_ms
-
-    @property
-    def duration(self) -> int:
-        """Seed spelling of :attr:`runtime_ms` (ms)."""
-        return self.runtime_ms
-
-    @property
-    def expirationtime(self) -> int:
-        """Seed spelling of :attr:`expiration_ms` (epoch ms)."""
-        return self.expiration_ms
-
-    @property
-    def start_time_epoch_ms(self) -> int:
-        """0.2.9 spelling of :attr:`start_ms`."""
-        return self.start_ms
+    wattage = Alias[float]("power_w", "Seed spelling of :attr:`power_w` (W).")
+    starttime = Alias[int]("start_ms", "Seed spelling of :attr:`start_ms` (epoch ms).")
+    duration = Alias[int]("runtime_ms", "Seed spelling of :attr:`runtime_ms` (ms).")
+    expirationtime = Alias[int](
+        "expiration_ms", "Seed spelling of :attr:`expiration_ms` (epoch ms)."
+    )
+    start_time_epoch_ms = Alias[int]("start_ms", "0.2.9 spelling of :attr:`start_ms`.")
 
     @property
     def start_time_epoch_s(self) -> int:
@@ -523,10 +299,9 @@ class Flexibility:
         whole, rest = divmod(self.runtime_ms, MS_PER_MIN)
         return whole if rest == 0 else self.runtime_ms / MS_PER_MIN
 
-    @property
-    def expiration_time_epoch_ms(self) -> int:
-        """0.2.9 spelling of :attr:`expiration_ms`."""
-        return self.expiration_ms
+    expiration_time_epoch_ms = Alias[int](
+        "expiration_ms", "0.2.9 spelling of :attr:`expiration_ms`."
+    )
 
     @property
     def as_dict_human_readable(self) -> dict[str, Any]:
@@ -578,9 +353,9 @@ class MarketOrder:
         price: float | None = None,
         flexibility: Flexibility | None = None,
     ) -> None:
-        side = _pick("order_type", order_type, "type", type)[1]
-        name, amount = _pick("price_eur", price_eur, "price", price)
-        name_r, flex = _pick("resource", resource, "flexibility", flexibility)
+        side = pick("order_type", order_type, "type", type)[1]
+        name, amount = pick("price_eur", price_eur, "price", price)
+        name_r, flex = pick("resource", resource, "flexibility", flexibility)
         if side is None or amount is None or flex is None:
             raise TypeError(
                 "MarketOrder() needs order_type= (or type=), price_eur= (or price=)"
@@ -633,15 +408,8 @@ class MarketOrder:
             ),
         )
 
-    @property
-    def price(self) -> float:
-        """Seed spelling of :attr:`price_eur`."""
-        return self.price_eur
-
-    @property
-    def flexibility(self) -> Flexibility:
-        """Seed spelling of :attr:`resource`."""
-        return self.resource
+    price = Alias[float]("price_eur", "Seed spelling of :attr:`price_eur`.")
+    flexibility = Alias[Flexibility]("resource", "Seed spelling of :attr:`resource`.")
 
     def __str__(self) -> str:
         return json.dumps(
@@ -653,11 +421,8 @@ class MarketOrder:
             indent=4,
         )
 
-    # Defined last: inside the class body, later annotations would see this property.
-    @property
-    def type(self) -> OrderType:
-        """Seed spelling of :attr:`order_type`."""
-        return self.order_type
+    # Defined last: inside the class body, later annotations would see this alias.
+    type = Alias[OrderType]("order_type", "Seed spelling of :attr:`order_type`.")
 
 
 @dataclass

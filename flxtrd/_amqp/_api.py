@@ -2,9 +2,9 @@
 
 Connecting (with the reconnect backoff), publishing with pipelined confirms and consuming
 replies; the transports are :mod:`._kombu_backend` and :mod:`._memory_backend`, the broker's
-events are handled by the :class:`~flxtrd._amqp._dispatch._Dispatch` mixin. Somewhat over 600
-lines: what is left is one class whose connect, publish and consume paths share one lock and one
-in-flight state, and splitting it further would spread that state over more mixins.
+events are handled by the :class:`~flxtrd._amqp._dispatch._Dispatch` mixin and the constructor's
+arguments are checked by :mod:`._settings`. What is left is one class whose connect, publish and
+consume paths share one lock and one in-flight state.
 """
 
 from __future__ import annotations
@@ -17,17 +17,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from types import TracebackType
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 from flxtrd._amqp._backend import (
-    _SHORTSTR_MAX,
     _SHORTSTR_RULE,
     _Backend,
     _BackendContext,
     _describe,
     _now_ms,
     _scrub,
-    _too_long,
 )
 from flxtrd._amqp._dispatch import OnInvalid, OnMessage, _Dispatch
 from flxtrd._amqp._kombu_backend import _AmqpBackend, _connect_error, _ssl_options
@@ -35,6 +32,7 @@ from flxtrd._amqp._market_messages import MarketMessage
 from flxtrd._amqp._memory_backend import _MemoryBackend
 from flxtrd._amqp._order_codec import OrderEncoder
 from flxtrd._amqp._results import AmqpStats, OrderOutcome, OrderReceipt, _Counters, _Pending
+from flxtrd._amqp._settings import _parse_broker_url, _require_count, _require_shortstr
 from flxtrd._defaults import (
     BROKER_MAX_RETRIES,
     BROKER_MAX_RETRY_DELAY_S,
@@ -79,7 +77,6 @@ DEFAULT_BROKER_RETRY_POLICY = RetryPolicy(
 )
 #: ``send_orders`` reads arrived confirms without waiting after every 64 publishes.
 _PUMP_EVERY_MASK = 63
-_SCHEMES = frozenset({"amqp", "amqps", "pyamqp", "memory"})
 
 
 class AmpqAPI(_Dispatch):
@@ -134,52 +131,30 @@ class AmpqAPI(_Dispatch):
         connection_name: str | None = None,
     ) -> None:
         register_secret(access_token)
-        if not isinstance(broker_url, str):
-            raise ConfigurationError("broker_url must be a string such as amqps://host:5671//")
-        try:
-            parts = urlsplit(broker_url)
-            url_user = unquote(parts.username) if parts.username else None
-            url_password = unquote(parts.password) if parts.password else None
-            host = parts.hostname
-        except ValueError:
-            raise ConfigurationError(f"broker_url is not a URL: {redact_url(broker_url)}") from None
-        register_secret(url_password)
-        scheme = parts.scheme.lower()
-        if scheme not in _SCHEMES:
-            raise ConfigurationError(
-                f"broker_url must start with amqps://, amqp:// or memory://, got"
-                f" {redact_url(broker_url)}"
-            )
-        for field, value in (
-            ("application_key", application_key),
-            ("exchange", exchange),
-            ("reply_exchange", reply_exchange),
-        ):
-            if not isinstance(value, str) or not value or _too_long(value):
-                raise FlexValidationError(field, _SHORTSTR_RULE, value)
-        if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
-            raise FlexValidationError("buffer_size", "must be an integer >= 1", buffer_size)
-        if isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int):
-            raise FlexValidationError("max_in_flight", "must be an integer >= 1", max_in_flight)
-        if max_in_flight < 1:
-            raise FlexValidationError("max_in_flight", "must be an integer >= 1", max_in_flight)
+        address = _parse_broker_url(broker_url)
+        scheme = address.scheme
+        _require_shortstr("application_key", application_key)
+        _require_shortstr("exchange", exchange)
+        _require_shortstr("reply_exchange", reply_exchange)
+        _require_count("buffer_size", buffer_size)
+        _require_count("max_in_flight", max_in_flight)
         confirm_timeout = require_wait("confirm_timeout", confirm_timeout, positive=True)
         connect_timeout = require_wait("connect_timeout", connect_timeout, positive=True)
         heartbeat = require_wait("heartbeat", heartbeat)  # 0: no heartbeat
         self._memory = scheme == "memory"
-        login = url_user or user_id
+        login = address.user or user_id
         if not self._memory and not login:
             raise ConfigurationError(
                 "the broker login is missing: pass user_id (the user's userId) or put it in"
                 " broker_url"
             )
-        if login and (not isinstance(login, str) or _too_long(login)):
-            raise FlexValidationError("user_id", _SHORTSTR_RULE, login)
+        if login:
+            _require_shortstr("user_id", login)
         self._url = broker_url
         self._scheme = scheme
-        self._host = host
+        self._host = address.host
         self._login = login or ""
-        self._password = url_password if url_password is not None else access_token
+        self._password = address.password if address.password is not None else access_token
         self._verify_ssl = bool(verify_ssl)
         self._ca_bundle = ca_bundle
         self._connect_timeout = connect_timeout
@@ -417,11 +392,10 @@ class AmpqAPI(_Dispatch):
         return routing_key, body
 
     def _publish(self, order: object, routing_key: str, body: bytes, message_id: str) -> _Pending:
-        # The type first: an unhashable message_id must not reach the dict lookup below.
-        if type(message_id) is not str or not 0 < len(message_id) <= _SHORTSTR_MAX:
+        # The exact type first: an unhashable str subclass must not reach the dict lookup below.
+        if type(message_id) is not str:
             raise FlexValidationError("message_id", _SHORTSTR_RULE, message_id)
-        if len(message_id) > _SHORTSTR_MAX // 4 and _too_long(message_id):
-            raise FlexValidationError("message_id", _SHORTSTR_RULE, message_id)
+        _require_shortstr("message_id", message_id)
         if message_id in self._inflight_ids:
             raise FlexValidationError(
                 "message_id", "must not belong to an order still in flight", message_id
@@ -488,17 +462,15 @@ class AmpqAPI(_Dispatch):
                 message_id = uuid.uuid4().hex
             p = self._publish(order, routing_key, body, message_id)
             if not p.done:
-                self._await_all(timeout)
-            if p.receipt is None:
-                raise p.error if p.error is not None else FlexError("order has no outcome")
-            return p.receipt
+                self._await_below(1, self._confirm_timeout if timeout is None else timeout)
+            return p.outcome().unwrap()
 
-    def _await_all(self, timeout: float | None) -> None:
-        """Drain until nothing is in flight; what is left after ``timeout`` is in doubt."""
-        limit = self._confirm_timeout if timeout is None else timeout
+    def _await_below(self, window: int, limit: float) -> None:
+        """Drain until fewer than ``window`` orders are in flight; after ``limit`` s, the
+        unconfirmed ones are in doubt (``window=1``: wait for every confirm)."""
         deadline = time.monotonic() + limit
         pending = self._pending
-        while pending:
+        while len(pending) >= window:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 self._give_up(f"no confirm within {limit:g} s")
@@ -561,14 +533,8 @@ class AmpqAPI(_Dispatch):
                     # Read acks (and notice a lost connection) without waiting.
                     self._pump(window)
                 if len(pending) >= window:
-                    deadline = time.monotonic() + limit
-                    while len(pending) >= window:
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0:
-                            self._give_up(f"no confirm within {limit:g} s")
-                            break
-                        self._drain_once(self._confirm_wait(remaining))
-            self._await_all(limit)
+                    self._await_below(window, limit)
+            self._await_below(1, limit)
             return [r if isinstance(r, OrderOutcome) else r.outcome() for r in results]
 
     # -- consuming --

@@ -112,9 +112,10 @@ def test_flxtrd_has_no_import_cycle() -> None:
 #: three sides (REST, AMQP, streams) do not import each other.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("leaves", (
-        "flxtrd._backoff", "flxtrd._bounds", "flxtrd._cli_args", "flxtrd._config",
-        "flxtrd._defaults", "flxtrd._errors", "flxtrd._exit_codes", "flxtrd._line_protocol",
-        "flxtrd._log", "flxtrd._retry", "flxtrd._types", "flxtrd._validation",
+        "flxtrd._accounts", "flxtrd._alias", "flxtrd._backoff", "flxtrd._bounds",
+        "flxtrd._cli_args", "flxtrd._config", "flxtrd._defaults", "flxtrd._errors",
+        "flxtrd._exit_codes", "flxtrd._line_protocol", "flxtrd._log", "flxtrd._retry",
+        "flxtrd._types", "flxtrd._validation",
         "flxtrd._compat._config", "flxtrd._compat._console", "flxtrd._compat._protocols",
         "flxtrd._compat._utils",
     )),

@@ -223,6 +223,14 @@ def test_market_url_aliases_are_settable() -> None:
     assert market.url == "c"
 
 
+def test_read_only_aliases_refuse_assignment() -> None:
+    """market_port (a read-only spelling of port) cannot be set, and stays the port."""
+    market = Market(ip="a", market_port=8443)
+    with pytest.raises(AttributeError, match="market_port"):
+        market.market_port = 1
+    assert (market.port, market.market_port, Market.market_port.target) == (8443, 8443, "port")
+
+
 def test_market_refuses_broker_and_broker_url_together() -> None:
     """broker= with broker_url= or broker_port= is ambiguous."""
     with pytest.raises(TypeError):
