@@ -14,7 +14,7 @@ from starlette.responses import Response
 from ._accounts import OAUTH_CLIENT_ID, AuthError
 from ._app_request import form, param
 from ._app_response import detail, invalid, json_response, oauth_error, unauthorized
-from ._app_schema import SCHEMAS, Failure, validate
+from ._app_schema import Failure
 from ._market import SandboxMarket
 
 __all__ = ["AccountHandlers"]
@@ -28,12 +28,9 @@ class AccountHandlers:
 
     async def login(self, request: Request) -> Response:
         """``POST /users/login``."""
-        fields = await form(request)
-        if isinstance(fields, list):
-            return invalid(fields)
-        failures = validate(fields, SCHEMAS["LoginForm"], ("body",))
-        if failures:
-            return invalid(failures)
+        fields = await form(request, "LoginForm")
+        if isinstance(fields, Response):
+            return fields
         try:
             account = self.market.login(fields["email"], fields["password"])
         except AuthError as exc:
@@ -69,12 +66,9 @@ class AccountHandlers:
 
     async def token(self, request: Request) -> Response:
         """``POST /auth/oauth/v2/token``."""
-        fields = await form(request)
-        if isinstance(fields, list):
-            return invalid(fields)
-        failures = validate(fields, SCHEMAS["TokenRequest"], ("body",))
-        if failures:
-            return invalid(failures)
+        fields = await form(request, "TokenRequest")
+        if isinstance(fields, Response):
+            return fields
         if fields["client_id"] != OAUTH_CLIENT_ID:
             return unauthorized(f"Unknown client_id {fields['client_id']!r}")
         try:

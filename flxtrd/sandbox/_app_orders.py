@@ -2,20 +2,19 @@
 
 ``/api/v1/order/...`` (place, list, get, cancel) and ``/api/v1/contract/...`` (list, get) all
 take a bearer access token and show only the caller's own orders and contracts; both listings
-read their filters and paging the same way (`OrderHandlers._listing`). The engine's refusals
+are one helper (`OrderHandlers._listing`: filters, paging, answer). The engine's refusals
 become 422 items here (`_rejection`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from glocalflex_rest import models as rest
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ._accounts import Account
 from ._app_request import json_body, last, page, param, user
 from ._app_response import detail, dt, invalid, json_response
 from ._app_schema import SCHEMAS, Failure, validate
@@ -36,23 +35,24 @@ _ORDER_FILTERS: _Filters = {"status": ("OrderStatus", OrderStatus), "side": ("Si
 _CONTRACT_FILTERS: _Filters = {"status": ("ContractStatus", ContractStatus)}
 
 
-class _Listing(NamedTuple):
-    """A listing request read: whose, its filters (None when absent) and its page."""
-
-    user: Account
-    filters: dict[str, Any]
-    limit: int
-    offset: int
-
-
 class OrderHandlers:
     """The order and contract handlers over one market."""
 
     def __init__(self, market: SandboxMarket) -> None:
         self.market = market
 
-    def _listing(self, request: Request, filters: _Filters) -> _Listing | Response:
-        """The caller, filters and page of a listing, or the 401/422 that refuses it."""
+    def _listing(
+        self,
+        request: Request,
+        filters: _Filters,
+        list_items: Callable[..., tuple[int, list[Any]]],
+        page_model: Callable[..., Any],
+        item: Callable[[Any], Any],
+    ) -> Response:
+        """A listing route: the caller's ``list_items`` by the query's filters and page.
+
+        The answer is ``page_model(total=..., items=[item(x) ...])``, or the 401/422 refusal.
+        """
         account = user(self.market, request)
         if isinstance(account, Response):
             return account
@@ -64,7 +64,8 @@ class OrderHandlers:
         limit, offset = page(request, failures)
         if failures:
             return invalid(failures)
-        return _Listing(account, values, limit, offset)
+        total, found = list_items(account, **values, limit=limit, offset=offset)
+        return json_response(page_model(total=total, items=[item(x) for x in found]))
 
     def _order_id(self, request: Request, failures: list[Failure]) -> int:
         raw = request.path_params["order_id"]
@@ -94,13 +95,9 @@ class OrderHandlers:
 
     async def list_orders(self, request: Request) -> Response:
         """``GET /api/v1/order/``."""
-        listing = self._listing(request, _ORDER_FILTERS)
-        if isinstance(listing, Response):
-            return listing
-        total, views = self.market.list_orders(
-            listing.user, **listing.filters, limit=listing.limit, offset=listing.offset
+        return self._listing(
+            request, _ORDER_FILTERS, self.market.list_orders, rest.OrderList, _order
         )
-        return json_response(rest.OrderList(total=total, items=[_order(v) for v in views]))
 
     async def get_order(self, request: Request) -> Response:
         """``GET /api/v1/order/{order_id}``."""
@@ -136,14 +133,8 @@ class OrderHandlers:
 
     async def list_contracts(self, request: Request) -> Response:
         """``GET /api/v1/contract/``."""
-        listing = self._listing(request, _CONTRACT_FILTERS)
-        if isinstance(listing, Response):
-            return listing
-        total, contracts = self.market.list_contracts(
-            listing.user, **listing.filters, limit=listing.limit, offset=listing.offset
-        )
-        return json_response(
-            rest.ContractList(total=total, items=[_contract(c) for c in contracts])
+        return self._listing(
+            request, _CONTRACT_FILTERS, self.market.list_contracts, rest.ContractList, _contract
         )
 
     async def get_contract(self, request: Request) -> Response:

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ._accounts import Account, AuthError
-from ._app_response import unauthorized
+from ._app_response import invalid, unauthorized
 from ._app_schema import PARAMETERS, SCHEMAS, Failure, validate
 from ._market import SandboxMarket
 
@@ -50,13 +50,18 @@ def user(market: SandboxMarket, request: Request) -> Account | Response:
         return unauthorized(exc.description)
 
 
-async def form(request: Request) -> dict[str, str] | list[Failure]:
-    """The urlencoded form of the request (the last value of a repeated field)."""
+async def form(request: Request, schema_name: str) -> dict[str, str] | Response:
+    """The urlencoded form of the request (the last value of a repeated field), or its 422.
+
+    The form must be UTF-8 and pass the spec's schema ``schema_name``.
+    """
     body = await request.body()
     try:
-        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
     except (UnicodeDecodeError, ValueError):
-        return [Failure(("body",), "Form body should be UTF-8 url-encoded", "value_error")]
+        return invalid([Failure(("body",), "Form body should be UTF-8 url-encoded", "value_error")])
+    failures = validate(fields, SCHEMAS[schema_name], ("body",))
+    return invalid(failures) if failures else fields
 
 
 def _reject_constant(name: str) -> Any:
