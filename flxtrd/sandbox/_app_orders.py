@@ -15,6 +15,7 @@ from glocalflex_rest import models as rest
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ._accounts import Account
 from ._app_request import json_body, last, page, param, user
 from ._app_response import detail, dt, invalid, json_response
 from ._app_schema import SCHEMAS, Failure, validate
@@ -67,10 +68,14 @@ class OrderHandlers:
         total, found = list_items(account, **values, limit=limit, offset=offset)
         return json_response(page_model(total=total, items=[item(x) for x in found]))
 
-    def _order_id(self, request: Request, failures: list[Failure]) -> int:
-        raw = request.path_params["order_id"]
-        value = param(raw, "OrderId", ("path", "order_id"), failures)
-        return value if value is not None else 0
+    def _target(self, request: Request, name: str, schema: str) -> tuple[Account, Any] | Response:
+        """The caller and path parameter ``name`` of a one-item route, or the 401/422 refusal."""
+        account = user(self.market, request)
+        if isinstance(account, Response):
+            return account
+        failures: list[Failure] = []
+        value = param(request.path_params[name], schema, ("path", name), failures)
+        return invalid(failures) if failures else (account, value)
 
     async def create_order(self, request: Request) -> Response:
         """``POST /api/v1/order/``."""
@@ -101,13 +106,10 @@ class OrderHandlers:
 
     async def get_order(self, request: Request) -> Response:
         """``GET /api/v1/order/{order_id}``."""
-        account = user(self.market, request)
-        if isinstance(account, Response):
-            return account
-        failures: list[Failure] = []
-        order_id = self._order_id(request, failures)
-        if failures:
-            return invalid(failures)
+        target = self._target(request, "order_id", "OrderId")
+        if isinstance(target, Response):
+            return target
+        account, order_id = target
         view = self.market.get_order(account, order_id)
         if view is None:
             return detail(404, f"No order {order_id}")
@@ -115,13 +117,10 @@ class OrderHandlers:
 
     async def cancel_order(self, request: Request) -> Response:
         """``POST /api/v1/order/{order_id}/cancel``."""
-        account = user(self.market, request)
-        if isinstance(account, Response):
-            return account
-        failures: list[Failure] = []
-        order_id = self._order_id(request, failures)
-        if failures:
-            return invalid(failures)
+        target = self._target(request, "order_id", "OrderId")
+        if isinstance(target, Response):
+            return target
+        account, order_id = target
         result = self.market.cancel_order(account, order_id)
         if result.error in (ActionError.NOT_FOUND, ActionError.NOT_OWNER):
             return detail(404, f"No order {order_id}")
@@ -139,14 +138,10 @@ class OrderHandlers:
 
     async def get_contract(self, request: Request) -> Response:
         """``GET /api/v1/contract/{contract_id}``."""
-        account = user(self.market, request)
-        if isinstance(account, Response):
-            return account
-        failures: list[Failure] = []
-        raw = request.path_params["contract_id"]
-        contract_id = param(raw, "contract_id", ("path", "contract_id"), failures)
-        if failures:
-            return invalid(failures)
+        target = self._target(request, "contract_id", "contract_id")
+        if isinstance(target, Response):
+            return target
+        account, contract_id = target
         contract = self.market.get_contract(account, contract_id)
         if contract is None:
             return detail(404, f"No contract {contract_id}")
