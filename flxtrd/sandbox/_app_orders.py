@@ -77,6 +77,25 @@ class OrderHandlers:
         value = param(request.path_params[name], schema, ("path", name), failures)
         return invalid(failures) if failures else (account, value)
 
+    def _item(
+        self,
+        request: Request,
+        name: str,
+        schema: str,
+        find: Callable[[Account, Any], Any | None],
+        noun: str,
+        render: Callable[[Any], Any],
+    ) -> Response:
+        """A one-item route: the caller's ``find`` by path parameter ``name``, or 401/404/422."""
+        target = self._target(request, name, schema)
+        if isinstance(target, Response):
+            return target
+        account, item_id = target
+        found = find(account, item_id)
+        if found is None:
+            return detail(404, f"No {noun} {item_id}")
+        return json_response(render(found))
+
     async def create_order(self, request: Request) -> Response:
         """``POST /api/v1/order/``."""
         account = user(self.market, request)
@@ -106,14 +125,7 @@ class OrderHandlers:
 
     async def get_order(self, request: Request) -> Response:
         """``GET /api/v1/order/{order_id}``."""
-        target = self._target(request, "order_id", "OrderId")
-        if isinstance(target, Response):
-            return target
-        account, order_id = target
-        view = self.market.get_order(account, order_id)
-        if view is None:
-            return detail(404, f"No order {order_id}")
-        return json_response(_order(view))
+        return self._item(request, "order_id", "OrderId", self.market.get_order, "order", _order)
 
     async def cancel_order(self, request: Request) -> Response:
         """``POST /api/v1/order/{order_id}/cancel``."""
@@ -138,14 +150,9 @@ class OrderHandlers:
 
     async def get_contract(self, request: Request) -> Response:
         """``GET /api/v1/contract/{contract_id}``."""
-        target = self._target(request, "contract_id", "contract_id")
-        if isinstance(target, Response):
-            return target
-        account, contract_id = target
-        contract = self.market.get_contract(account, contract_id)
-        if contract is None:
-            return detail(404, f"No contract {contract_id}")
-        return json_response(_contract(contract))
+        return self._item(
+            request, "contract_id", "contract_id", self.market.get_contract, "contract", _contract
+        )
 
 
 def _rejection(rejected: Rejected) -> Failure:
