@@ -185,7 +185,7 @@ def bench_matching(sizes: Sequence[int], orders: int) -> list[dict[str, Any]]:
 def snapshot_ms(preload: Sequence[Any]) -> float:
     """CPU ms of one order book stream frame (`orderbook_frame`, depth 20) over ``preload``."""
     from flxtrd.sandbox import ManualClock, SandboxMarket
-    from flxtrd.sandbox._app import orderbook_frame
+    from flxtrd.sandbox._app_streams import orderbook_frame
 
     market = SandboxMarket(clock=ManualClock(T0), seed=1)
     for order in preload:
