@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -157,10 +158,8 @@ def run_bot(
             else:
                 stop.event.wait(seconds)
 
-        if args.sandbox:
-            code, runner = _run_sandbox(args, strategy, out, monotonic, pause, stop, audit)
-        else:
-            code, runner = _run_market(args, strategy, out, monotonic, pause, stop, audit)
+        run = _Run(args, strategy, out, monotonic, pause, stop, audit)
+        code, runner = _run_sandbox(run) if args.sandbox else _run_market(run)
     if runner is not None and runner.started_ms is not None:
         out.write("\n" + format_summary(runner) + "\n")
         if args.plot is not None:
@@ -176,57 +175,66 @@ def _progress(out: TextIO, runner: BotRunner) -> None:
     out.flush()
 
 
-def _run_sandbox(
-    args: argparse.Namespace,
-    strategy: TradingStrategy,
-    out: TextIO,
-    monotonic: Callable[[], float],
-    wait: Callable[[float], None],
-    stop: _Stop,
-    audit: AuditLogPlugin | None,
-) -> tuple[int, BotRunner | None]:
-    bots = {"you": strategy, **sandbox_crowd(args.seed, max(0, args.crowd))}
-    sim = SandboxSimulation(bots, seed=args.seed, audit=audit)
+@dataclass(frozen=True)
+class _Run:
+    """What a run, in the sandbox or on a market, is given by :func:`run_bot`."""
+
+    args: argparse.Namespace
+    strategy: TradingStrategy
+    out: TextIO
+    monotonic: Callable[[], float]
+    wait: Callable[[float], None]
+    stop: _Stop
+    audit: AuditLogPlugin | None
+
+
+def _exit_code(trade: Callable[[], None], close: Callable[[], None]) -> int:
+    """Run ``trade``, then always ``close``; the exit code (Ctrl-C and a FlexError end a run)."""
+    try:
+        trade()
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except FlexError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        close()
+    return EXIT_OK
+
+
+def _run_sandbox(run: _Run) -> tuple[int, BotRunner | None]:
+    """Trade in the embedded sandbox against a crowd, on a clock ``--speed`` times as fast."""
+    args, out = run.args, run.out
+    bots = {"you": run.strategy, **sandbox_crowd(args.seed, max(0, args.crowd))}
+    sim = SandboxSimulation(bots, seed=args.seed, audit=run.audit)
     out.write(
         f"flxtrd bot: {args.strategy} and {len(bots) - 1} other bots in the embedded sandbox,"
         f" {args.duration:g} s at {args.speed:g}x ({args.duration * args.speed / 60:g} simulated"
         " minutes)\n"
     )
-    code = EXIT_OK
-    try:
+
+    def trade() -> None:
         sim.start()
-        began = monotonic()
+        began = run.monotonic()
         shown = began
-        while not stop.event.is_set():
-            elapsed = min(args.duration, monotonic() - began)
+        while not run.stop.event.is_set():
+            elapsed = min(args.duration, run.monotonic() - began)
             sim.advance_to(sim.start_ms + int(elapsed * args.speed * 1000))
-            if monotonic() - shown >= 1.0 or elapsed >= args.duration:
-                shown = monotonic()
+            if run.monotonic() - shown >= 1.0 or elapsed >= args.duration:
+                shown = run.monotonic()
                 _progress(out, sim.runner)
             if elapsed >= args.duration:
                 break
-            wait(0.05)
-    except KeyboardInterrupt:
-        code = EXIT_INTERRUPTED
-    except FlexError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        code = EXIT_ERROR
-    finally:
-        sim.close()
-    return code, sim.runner
+            run.wait(0.05)
+
+    return _exit_code(trade, sim.close), sim.runner
 
 
-def _run_market(
-    args: argparse.Namespace,
-    strategy: TradingStrategy,
-    out: TextIO,
-    monotonic: Callable[[], float],
-    wait: Callable[[float], None],
-    stop: _Stop,
-    audit: AuditLogPlugin | None,
-) -> tuple[int, BotRunner | None]:
+def _run_market(run: _Run) -> tuple[int, BotRunner | None]:
+    """Trade on a market in real time, connecting with :data:`CONNECT_RETRY`."""
     from flxtrd._client._client import FlexAPIClient
 
+    args, out, audit = run.args, run.out, run.audit
     market = args.market or os.environ.get(ENV_MARKET_URL)
     client = FlexAPIClient(
         base_url=market,
@@ -243,30 +251,27 @@ def _run_market(
         connection = Gen1Connection(
             client, on_reply=audit.record_reply if audit is not None else None
         )
-    runner = BotRunner([Bot("you", strategy, connection)])
+    runner = BotRunner([Bot("you", run.strategy, connection)])
     out.write(
         f"flxtrd bot: {args.strategy} on {client.base_url} (generation {args.generation}),"
         f" {args.duration:g} s\n"
     )
-    code = EXIT_OK
-    try:
-        runner.open(retry=CONNECT_RETRY, wait=wait)
-        began = monotonic()
+
+    def trade() -> None:
+        runner.open(retry=CONNECT_RETRY, wait=run.wait)
+        began = run.monotonic()
         shown = began
-        while not stop.event.is_set() and monotonic() - began < args.duration:
+        while not run.stop.event.is_set() and run.monotonic() - began < args.duration:
             runner.step()
-            if monotonic() - shown >= 1.0:
-                shown = monotonic()
+            if run.monotonic() - shown >= 1.0:
+                shown = run.monotonic()
                 _progress(out, runner)
-            wait(0.2)
+            run.wait(0.2)
         _progress(out, runner)
-    except KeyboardInterrupt:
-        code = EXIT_INTERRUPTED
-    except FlexError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        code = EXIT_ERROR
-    finally:
+
+    def close() -> None:
         runner.close()
         if audit is not None:
             audit.close()
-    return code, runner
+
+    return _exit_code(trade, close), runner
