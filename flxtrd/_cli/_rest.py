@@ -24,9 +24,10 @@ import itertools
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from flxtrd._cli import _common as _cli
 from flxtrd._cli._output import (
@@ -48,6 +49,8 @@ from flxtrd._validation import OrderSpec
 
 if TYPE_CHECKING:
     from glocalflex_rest.models import Order
+
+    from flxtrd._rest._pagination import SyncPage
 
 __all__ = ["add_rest_commands"]
 
@@ -373,16 +376,54 @@ def _spec(args: argparse.Namespace) -> OrderSpec:
     )
 
 
-def _orders(args: argparse.Namespace) -> Printer:
-    return Printer(ORDER_COLUMNS, "order", json_mode=args.json, out=sys.stdout)
+class _Record(Protocol):
+    """A generated model: its ``to_dict()`` is the ``--json`` line."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model as JSON-ready data."""
+        ...
+
+
+R = TypeVar("R", bound=_Record)
+
+
+@dataclass(frozen=True)
+class _Kind(Generic[R]):
+    """How results of one kind print: the table's columns, their noun and each result's row."""
+
+    columns: Sequence[str]
+    noun: str
+    cells: Callable[[R], list[str]]
+
+    def print_all(
+        self,
+        args: argparse.Namespace,
+        items: Iterable[R],
+        summary: Callable[[int], str] | None = None,
+    ) -> int:
+        """Print ``items`` (rows, or JSON lines with ``--json``), then ``summary(count)``; the
+        command's exit code."""
+        printer = Printer(self.columns, self.noun, json_mode=args.json, out=sys.stdout)
+        for item in items:
+            printer.add(item.to_dict(), self.cells(item))
+        printer.finish(None if summary is None else summary(printer.count))
+        return EXIT_OK
+
+    def print_page(self, args: argparse.Namespace, page: SyncPage[R]) -> int:
+        """Print the first ``--limit`` results of a listing, fetching pages as it reaches them,
+        and how many of its total they are."""
+        results = itertools.islice(page, args.limit)
+        return self.print_all(args, results, lambda count: f"{count} of {page.total} {self.noun}s")
+
+
+_ORDERS = _Kind(ORDER_COLUMNS, "order", order_cells)
+_CONTRACTS = _Kind(CONTRACT_COLUMNS, "contract", contract_cells)
+_DEALS = _Kind(DEAL_COLUMNS, "deal", deal_cells)
 
 
 def _print_order(args: argparse.Namespace, order: Order) -> int:
     """Print one order (a row, or a JSON line with ``--json``); the command's exit code."""
-    printer = _orders(args)
-    printer.add(order.to_dict(), order_cells(order))
-    printer.finish()
-    return EXIT_OK
+    return _ORDERS.print_all(args, [order])
 
 
 def run_orders_place(args: argparse.Namespace) -> int:
@@ -395,13 +436,9 @@ def run_orders_place(args: argparse.Namespace) -> int:
 
 def run_orders_list(args: argparse.Namespace) -> int:
     """Print your orders, fetching pages as the listing reaches them."""
-    printer = _orders(args)
     with _cli._client_from(args) as client:
         page = client.orders.pages(status=args.status, side=args.side, page_size=args.page_size)
-        for order in itertools.islice(page, args.limit):
-            printer.add(order.to_dict(), order_cells(order))
-    printer.finish(f"{printer.count} of {page.total} orders")
-    return EXIT_OK
+        return _ORDERS.print_page(args, page)
 
 
 def run_orders_get(args: argparse.Namespace) -> int:
@@ -420,34 +457,25 @@ def run_orders_cancel(args: argparse.Namespace) -> int:
 
 def run_contracts_list(args: argparse.Namespace) -> int:
     """Print your contracts, fetching pages as the listing reaches them."""
-    printer = Printer(CONTRACT_COLUMNS, "contract", json_mode=args.json, out=sys.stdout)
     with _cli._client_from(args) as client:
         page = client.contracts.pages(status=args.status, page_size=args.page_size)
-        for contract in itertools.islice(page, args.limit):
-            printer.add(contract.to_dict(), contract_cells(contract))
-    printer.finish(f"{printer.count} of {page.total} contracts")
-    return EXIT_OK
+        return _CONTRACTS.print_page(args, page)
 
 
 def run_contracts_get(args: argparse.Namespace) -> int:
     """Print one contract."""
     with _cli._client_from(args) as client:
         contract = client.contracts.get(args.id)
-    printer = Printer(CONTRACT_COLUMNS, "contract", json_mode=args.json, out=sys.stdout)
-    printer.add(contract.to_dict(), contract_cells(contract))
-    printer.finish()
-    return EXIT_OK
+    return _CONTRACTS.print_all(args, [contract])
 
 
 def run_deals(args: argparse.Namespace) -> int:
     """Print the market's deals of the last ``--relative-time``."""
     with _cli._client_from(args) as client:
         deals = client.deals(args.relative_time) or []
-    printer = Printer(DEAL_COLUMNS, "deal", json_mode=args.json, out=sys.stdout)
-    for deal in deals:
-        printer.add(deal.to_dict(), deal_cells(deal))
-    printer.finish(f"{printer.count} deals in the last {args.relative_time}")
-    return EXIT_OK
+    return _DEALS.print_all(
+        args, deals, lambda count: f"{count} deals in the last {args.relative_time}"
+    )
 
 
 # --- streams -----------------------------------------------------------------------------------
