@@ -12,7 +12,8 @@ import math
 
 from flxtrd._errors import FlexValidationError
 from flxtrd._log import get_logger
-from flxtrd._trading._energy import EPS, MS_PER_HOUR, EnergyManagement, FlexOffer, check_window
+from flxtrd._trading._checks import check_finite, check_window
+from flxtrd._trading._energy import EPS, MS_PER_HOUR, EnergyManagement, FlexOffer
 from flxtrd._types import OrderType
 
 __all__ = ["Battery", "HeatPump", "ShiftableLoad"]
@@ -66,8 +67,7 @@ class Battery(EnergyManagement):
         now_ms: int | None = None,
     ) -> None:
         super().__init__(now_ms)
-        if not (math.isfinite(capacity_wh) and capacity_wh > 0):
-            raise FlexValidationError("capacity_wh", "must be finite and > 0", capacity_wh)
+        check_finite("capacity_wh", capacity_wh)
         if not 0.0 <= min_soc < max_soc <= 1.0:
             raise FlexValidationError(
                 "min_soc", "must satisfy 0 <= min_soc < max_soc <= 1", min_soc
@@ -75,8 +75,7 @@ class Battery(EnergyManagement):
         if not min_soc <= soc <= max_soc:
             raise FlexValidationError("soc", "must lie within [min_soc, max_soc]", soc)
         for name, limit in (("max_charge_w", max_charge_w), ("max_discharge_w", max_discharge_w)):
-            if not (math.isfinite(limit) and limit >= 0):
-                raise FlexValidationError(name, "must be finite and >= 0", limit)
+            check_finite(name, limit, positive=False)
         if not 0.0 < round_trip_efficiency <= 1.0:
             raise FlexValidationError(
                 "round_trip_efficiency", "must be in (0, 1]", round_trip_efficiency
@@ -231,8 +230,7 @@ class HeatPump(ShiftableLoad):
             ("thermal_capacity_wh_per_k", thermal_capacity_wh_per_k),
             ("thermal_resistance_k_per_w", thermal_resistance_k_per_w),
         ):
-            if not (math.isfinite(value) and value > 0):
-                raise FlexValidationError(name, "must be finite and > 0", value)
+            check_finite(name, value)
         if not t_min_c <= t_set_c <= t_max_c:
             raise FlexValidationError("t_set_c", "must lie within [t_min_c, t_max_c]", t_set_c)
         self.rated_power_w = rated_power_w

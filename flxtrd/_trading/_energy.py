@@ -24,12 +24,12 @@ two models ship in :mod:`flxtrd._trading._devices`, each with simple documented 
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from flxtrd._errors import FlexValidationError, OversellError
+from flxtrd._errors import OversellError
 from flxtrd._log import get_logger
+from flxtrd._trading._checks import check_finite, check_window
 from flxtrd._types import Flexibility, OrderType
 
 __all__ = [
@@ -107,18 +107,6 @@ def _overlap_h(start_ms: int, end_ms: int, a_ms: int, b_ms: int) -> float:
     return max(0, min(end_ms, b_ms) - max(start_ms, a_ms)) / MS_PER_HOUR
 
 
-def check_window(start_ms: int, end_ms: int) -> None:
-    """Refuse a delivery window that does not end after it starts."""
-    if end_ms <= start_ms:
-        raise FlexValidationError("end_ms", "must be after start_ms", end_ms)
-
-
-def _check_power(power_w: float) -> float:
-    if not (math.isfinite(power_w) and power_w > 0):
-        raise FlexValidationError("power_w", "must be finite and > 0", power_w)
-    return float(power_w)
-
-
 class EnergyManagement(ABC):
     """The device side of a strategy: offers, reservations, obligations and physics.
 
@@ -181,7 +169,7 @@ class EnergyManagement(ABC):
         Raises :class:`OversellError` (nothing is held) when the device cannot deliver it on top
         of everything reserved and committed so far, and ValueError for a ref in use.
         """
-        power = _check_power(power_w)
+        power = check_finite("power_w", power_w)
         check_window(start_ms, end_ms)
         if ref in self.commitments:
             raise ValueError(f"order ref {ref!r} already holds a reservation")
@@ -203,7 +191,7 @@ class EnergyManagement(ABC):
         after :meth:`release`) is committed all the same, with a warning: the market holds the
         device to it.
         """
-        power = _check_power(power_w)
+        power = check_finite("power_w", power_w)
         check_window(start_ms, end_ms)
         held = self.commitments.get(ref)
         if held is None or held.side is not side:

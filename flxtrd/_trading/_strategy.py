@@ -38,13 +38,13 @@ discharges, a load consumes less), ``OrderType.BID`` buys it. Power is always po
 from __future__ import annotations
 
 import enum
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar, TypeAlias
 
 from flxtrd._errors import FlexValidationError
+from flxtrd._trading._checks import check_finite, check_window
 from flxtrd._types import Flexibility, MarketOrder, OrderType
 from flxtrd._validation import OrderSpec
 
@@ -203,12 +203,9 @@ class PlaceOrder:
     def __post_init__(self) -> None:
         if not isinstance(self.side, OrderType):
             raise FlexValidationError("side", "must be OrderType.ASK or OrderType.BID", self.side)
-        if not (math.isfinite(self.power_w) and self.power_w > 0):
-            raise FlexValidationError("power_w", "must be finite and > 0", self.power_w)
-        if not (math.isfinite(self.price) and self.price >= 0):
-            raise FlexValidationError("price", "must be finite and >= 0", self.price)
-        if self.end_ms <= self.start_ms:
-            raise FlexValidationError("end_ms", "must be after start_ms", self.end_ms)
+        check_finite("power_w", self.power_w)
+        check_finite("price", self.price, positive=False)
+        check_window(self.start_ms, self.end_ms)
         if self.expiry_ms > self.start_ms:
             raise FlexValidationError("expiry_ms", "must not be after start_ms", self.expiry_ms)
 
