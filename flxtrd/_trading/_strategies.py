@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flxtrd._errors import FlexValidationError
+from flxtrd._trading._checks import check_finite
 from flxtrd._trading._devices import Battery, HeatPump
 from flxtrd._trading._energy import EnergyManagement, OversellError
 from flxtrd._trading._strategy import (
@@ -66,7 +67,35 @@ def _round_price(price: float) -> float:
     return round(price, 4)
 
 
-class FixedMarginSeller(TradingStrategy):
+class _SlotTrader(TradingStrategy):
+    """A strategy trading the next ``horizon_slots`` slots still open for orders.
+
+    Its orders are of at least ``min_power_w`` and expire ``expiry_lead_ms`` before delivery
+    (see :func:`open_slots`).
+    """
+
+    def __init__(
+        self,
+        *,
+        horizon_slots: int,
+        min_power_w: float,
+        slot_ms: int,
+        expiry_lead_ms: int,
+        ref_prefix: str | None,
+    ) -> None:
+        super().__init__(ref_prefix=ref_prefix)
+        self.horizon_slots = horizon_slots
+        self.min_power_w = min_power_w
+        self.slot_ms = slot_ms
+        self.expiry_lead_ms = expiry_lead_ms
+
+    def _open_windows(self, now_ms: int) -> list[tuple[int, int]]:
+        """The ``(start_ms, end_ms)`` of each slot to trade at ``now_ms``."""
+        starts = open_slots(now_ms, self.horizon_slots, self.slot_ms, self.expiry_lead_ms)
+        return [(start, start + self.slot_ms) for start in starts]
+
+
+class FixedMarginSeller(_SlotTrader):
     """Sells what an energy model can deliver, at its cost plus ``margin_per_kwh`` (EUR/kWh).
 
     Every timer it moves the device's physics to now, then for each of the next
@@ -88,22 +117,22 @@ class FixedMarginSeller(TradingStrategy):
         expiry_lead_ms: int = DEFAULT_EXPIRY_LEAD_MS,
         ref_prefix: str | None = None,
     ) -> None:
-        super().__init__(ref_prefix=ref_prefix)
-        if not (math.isfinite(margin_per_kwh) and margin_per_kwh >= 0):
-            raise FlexValidationError("margin_per_kwh", "must be finite and >= 0", margin_per_kwh)
+        super().__init__(
+            horizon_slots=horizon_slots,
+            min_power_w=min_power_w,
+            slot_ms=slot_ms,
+            expiry_lead_ms=expiry_lead_ms,
+            ref_prefix=ref_prefix,
+        )
+        check_finite("margin_per_kwh", margin_per_kwh, positive=False)
         self.energy: EnergyManagement = energy if energy is not None else Battery()
         self.margin_per_kwh = margin_per_kwh
-        self.horizon_slots = horizon_slots
-        self.min_power_w = min_power_w
-        self.slot_ms = slot_ms
-        self.expiry_lead_ms = expiry_lead_ms
 
     def on_timer(self, now_ms: int) -> Iterable[StrategyAction]:
         """Advance the device, then offer what it can deliver in each open slot."""
         self.energy.advance(now_ms)
         actions: list[StrategyAction] = []
-        for start in open_slots(now_ms, self.horizon_slots, self.slot_ms, self.expiry_lead_ms):
-            end = start + self.slot_ms
+        for start, end in self._open_windows(now_ms):
             if any(t.is_open for t in self.orders_for(OrderType.ASK, start, end)):
                 continue
             ask = self.offer_ask(start, end)
@@ -147,7 +176,7 @@ class FixedMarginSeller(TradingStrategy):
         return self.energy.telemetry()
 
 
-class TickFollowingBuyer(TradingStrategy):
+class TickFollowingBuyer(_SlotTrader):
     """Buys ``power_w`` in every slot, bidding just under the last trade price.
 
     The bid price is ``reference - undercut_per_kwh + chase``, capped at ``max_price``:
@@ -172,18 +201,19 @@ class TickFollowingBuyer(TradingStrategy):
         expiry_lead_ms: int = DEFAULT_EXPIRY_LEAD_MS,
         ref_prefix: str | None = None,
     ) -> None:
-        super().__init__(ref_prefix=ref_prefix)
-        if not (math.isfinite(power_w) and power_w > 0):
-            raise FlexValidationError("power_w", "must be finite and > 0", power_w)
+        super().__init__(
+            horizon_slots=horizon_slots,
+            min_power_w=min_power_w,
+            slot_ms=slot_ms,
+            expiry_lead_ms=expiry_lead_ms,
+            ref_prefix=ref_prefix,
+        )
+        check_finite("power_w", power_w)
         self.power_w = power_w
         self.initial_price = initial_price
         self.undercut_per_kwh = undercut_per_kwh
         self.raise_per_kwh = raise_per_kwh
         self.max_price = max_price
-        self.horizon_slots = horizon_slots
-        self.min_power_w = min_power_w
-        self.slot_ms = slot_ms
-        self.expiry_lead_ms = expiry_lead_ms
         self.chase = 0.0
         """What failed bids have added to the price, EUR/kWh."""
 
@@ -203,8 +233,7 @@ class TickFollowingBuyer(TradingStrategy):
     def on_timer(self, now_ms: int) -> Iterable[StrategyAction]:
         """Bid for what is still wanted in each open slot."""
         actions: list[StrategyAction] = []
-        for start in open_slots(now_ms, self.horizon_slots, self.slot_ms, self.expiry_lead_ms):
-            end = start + self.slot_ms
+        for start, end in self._open_windows(now_ms):
             wanted = math.floor(self.wanted_w(start, end))
             if wanted >= self.min_power_w:
                 expiry = start - self.expiry_lead_ms
