@@ -76,7 +76,6 @@ class _SlotTrader(TradingStrategy):
 
     def __init__(
         self,
-        *,
         horizon_slots: int,
         min_power_w: float,
         slot_ms: int,
@@ -117,13 +116,7 @@ class FixedMarginSeller(_SlotTrader):
         expiry_lead_ms: int = DEFAULT_EXPIRY_LEAD_MS,
         ref_prefix: str | None = None,
     ) -> None:
-        super().__init__(
-            horizon_slots=horizon_slots,
-            min_power_w=min_power_w,
-            slot_ms=slot_ms,
-            expiry_lead_ms=expiry_lead_ms,
-            ref_prefix=ref_prefix,
-        )
+        super().__init__(horizon_slots, min_power_w, slot_ms, expiry_lead_ms, ref_prefix)
         check_finite("margin_per_kwh", margin_per_kwh, positive=False)
         self.energy: EnergyManagement = energy if energy is not None else Battery()
         self.margin_per_kwh = margin_per_kwh
@@ -201,13 +194,7 @@ class TickFollowingBuyer(_SlotTrader):
         expiry_lead_ms: int = DEFAULT_EXPIRY_LEAD_MS,
         ref_prefix: str | None = None,
     ) -> None:
-        super().__init__(
-            horizon_slots=horizon_slots,
-            min_power_w=min_power_w,
-            slot_ms=slot_ms,
-            expiry_lead_ms=expiry_lead_ms,
-            ref_prefix=ref_prefix,
-        )
+        super().__init__(horizon_slots, min_power_w, slot_ms, expiry_lead_ms, ref_prefix)
         check_finite("power_w", power_w)
         self.power_w = power_w
         self.initial_price = initial_price
