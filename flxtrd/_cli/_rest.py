@@ -176,16 +176,23 @@ def add_rest_commands(parser: argparse.ArgumentParser, commands: Any) -> None:
             command.formatter_class = _HelpFormatter
 
 
-def _command(
-    parent: Any, name: str, key: str, help_text: str, handler: Callable[[argparse.Namespace], int]
-) -> argparse.ArgumentParser:
-    command: argparse.ArgumentParser = parent.add_parser(
+def _parser(parent: Any, name: str, key: str, help_text: str) -> argparse.ArgumentParser:
+    """A subcommand: ``help_text`` as its help and (a sentence) description, the examples of
+    ``key`` under it."""
+    parser: argparse.ArgumentParser = parent.add_parser(
         name,
         help=help_text,
         description=help_text[0].upper() + help_text[1:] + ".",
         epilog=_epilog(key),
         formatter_class=_HelpFormatter,
     )
+    return parser
+
+
+def _command(
+    parent: Any, name: str, key: str, help_text: str, handler: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    command = _parser(parent, name, key, help_text)
     command.set_defaults(handler=handler)
     return command
 
@@ -198,13 +205,7 @@ def _common(command: argparse.ArgumentParser) -> None:
 
 
 def _group(commands: Any, name: str, help_text: str) -> Any:
-    group: argparse.ArgumentParser = commands.add_parser(
-        name,
-        help=help_text,
-        description=help_text[0].upper() + help_text[1:] + ".",
-        epilog=_epilog(name),
-        formatter_class=_HelpFormatter,
-    )
+    group = _parser(commands, name, name, help_text)
     return group.add_subparsers(dest="action", metavar="ACTION", required=True)
 
 
