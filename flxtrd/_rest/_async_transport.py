@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from flxtrd._retry import RetryPolicy, decide_retry, is_upgrade, may_retry_method
+from flxtrd._retry import RetryDecision, RetryPolicy, decide_retry, is_upgrade, may_retry_method
 
 __all__ = ["AsyncRetryTransport"]
 
@@ -59,30 +59,36 @@ class AsyncRetryTransport(httpx.AsyncBaseTransport):
                         response = await _aread_body(response)  # breaking off: retried too
                     return response
             except httpx.TransportError as exc:
-                decision = decide_retry(
-                    policy,
-                    request,
-                    retries,
-                    error=exc,
-                    now=self._clock(),
-                    random_fraction=self._random(),
-                )
+                decision = self._decide(policy, request, retries, error=exc)
                 if not decision.retry:
                     raise
             else:
-                decision = decide_retry(
-                    policy,
-                    request,
-                    retries,
-                    response=response,
-                    now=self._clock(),
-                    random_fraction=self._random(),
-                )
+                decision = self._decide(policy, request, retries, response=response)
                 if not decision.retry:
                     return response
                 await _adiscard(response)
             await self._sleep(decision.delay_s)
             retries += 1
+
+    def _decide(
+        self,
+        policy: RetryPolicy,
+        request: httpx.Request,
+        retries: int,
+        *,
+        error: httpx.TransportError | None = None,
+        response: httpx.Response | None = None,
+    ) -> RetryDecision:
+        """The policy's verdict on one attempt's failure or response, at the injected time."""
+        return decide_retry(
+            policy,
+            request,
+            retries,
+            error=error,
+            response=response,
+            now=self._clock(),
+            random_fraction=self._random(),
+        )
 
     async def aclose(self) -> None:
         """Close the wrapped transport."""

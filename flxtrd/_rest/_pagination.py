@@ -26,16 +26,21 @@ from typing import Any, Generic, TypeVar
 __all__ = ["AsyncPage", "AsyncPaginator", "SyncPage", "apaginate", "paginate"]
 
 T = TypeVar("T")
+_Fetch = TypeVar("_Fetch")
 
 
-class _BasePage(Generic[T]):
-    """What both page kinds know: the items, the total and where the page starts."""
+class _BasePage(Generic[T, _Fetch]):
+    """What both page kinds know: the items, the total, where the page starts and how to fetch
+    the page at an offset (``_Fetch``: a plain or an awaitable-returning callable)."""
 
-    def __init__(self, items: list[T], *, total: int, offset: int, limit: int) -> None:
+    def __init__(
+        self, items: list[T], *, total: int, offset: int, limit: int, fetch: _Fetch
+    ) -> None:
         self.items = items
         self.total = total
         self.offset = offset
         self.limit = limit
+        self._fetch = fetch
 
     def next_page_offset(self) -> int | None:
         """The ``offset`` of the next page, or None when this is the last one."""
@@ -43,6 +48,13 @@ class _BasePage(Generic[T]):
         if not self.items or end >= self.total:
             return None
         return end
+
+    def _required_next_offset(self) -> int:
+        """The next page's offset; RuntimeError when there is none (``get_next_page``'s rule)."""
+        offset = self.next_page_offset()
+        if offset is None:
+            raise RuntimeError("no next page; check has_next_page() first")
+        return offset
 
     def has_next_page(self) -> bool:
         """Whether the market has items beyond this page."""
@@ -64,27 +76,21 @@ def _item_key(item: Any) -> Any:
     return key if key is not None else id(item)
 
 
-class SyncPage(_BasePage[T]):
-    """One page of a list call; iterating it yields every item of every page, lazily."""
+def _unseen(items: list[T], seen: set[Any]) -> Iterator[T]:
+    """The items of one page not yielded before (by :func:`_item_key`), noting them in ``seen``."""
+    for item in items:
+        key = _item_key(item)
+        if key not in seen:
+            seen.add(key)
+            yield item
 
-    def __init__(
-        self,
-        items: list[T],
-        *,
-        total: int,
-        offset: int,
-        limit: int,
-        fetch: Callable[[int], SyncPage[T]],
-    ) -> None:
-        super().__init__(items, total=total, offset=offset, limit=limit)
-        self._fetch = fetch
+
+class SyncPage(_BasePage[T, Callable[[int], "SyncPage[T]"]]):
+    """One page of a list call; iterating it yields every item of every page, lazily."""
 
     def get_next_page(self) -> SyncPage[T]:
         """Request the next page; RuntimeError when there is none (check has_next_page)."""
-        offset = self.next_page_offset()
-        if offset is None:
-            raise RuntimeError("no next page; check has_next_page() first")
-        return self._fetch(offset)
+        return self._fetch(self._required_next_offset())
 
     def iter_pages(self) -> Iterator[SyncPage[T]]:
         """This page, then each following page, each requested when reached."""
@@ -98,34 +104,15 @@ class SyncPage(_BasePage[T]):
     def __iter__(self) -> Iterator[T]:
         seen: set[Any] = set()
         for page in self.iter_pages():
-            for item in page.items:
-                key = _item_key(item)
-                if key not in seen:
-                    seen.add(key)
-                    yield item
+            yield from _unseen(page.items, seen)
 
 
-class AsyncPage(_BasePage[T]):
+class AsyncPage(_BasePage[T, Callable[[int], Awaitable["AsyncPage[T]"]]]):
     """One page of an async list call; ``async for`` yields every item of every page, lazily."""
-
-    def __init__(
-        self,
-        items: list[T],
-        *,
-        total: int,
-        offset: int,
-        limit: int,
-        fetch: Callable[[int], Awaitable[AsyncPage[T]]],
-    ) -> None:
-        super().__init__(items, total=total, offset=offset, limit=limit)
-        self._fetch = fetch
 
     async def get_next_page(self) -> AsyncPage[T]:
         """Request the next page; RuntimeError when there is none (check has_next_page)."""
-        offset = self.next_page_offset()
-        if offset is None:
-            raise RuntimeError("no next page; check has_next_page() first")
-        return await self._fetch(offset)
+        return await self._fetch(self._required_next_offset())
 
     async def iter_pages(self) -> AsyncIterator[AsyncPage[T]]:
         """This page, then each following page, each requested when reached."""
@@ -139,11 +126,8 @@ class AsyncPage(_BasePage[T]):
     async def __aiter__(self) -> AsyncIterator[T]:
         seen: set[Any] = set()
         async for page in self.iter_pages():
-            for item in page.items:
-                key = _item_key(item)
-                if key not in seen:
-                    seen.add(key)
-                    yield item
+            for item in _unseen(page.items, seen):
+                yield item
 
 
 class AsyncPaginator(Generic[T]):
