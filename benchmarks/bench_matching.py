@@ -8,10 +8,11 @@ orders that do not cross (buys below 0.20, sells above 0.30, random quarter-hour
 one day), then a stream of orders is submitted and timed: half of them passive (they rest, like
 the preload) and half aggressive (a sell at 0.05-0.15 over one quarter hour, or a buy at
 0.35-0.45 over an hour), so the book stays near its size while trades happen. Orders are built
-before timing; the clock is a `ManualClock`, so nothing expires. The same stream goes to
-`flxtrd.sandbox._reference.ReferenceMatcher` (same rules, one list scanned per order), for as
-many orders as fit in `--reference-seconds`. Rates are orders per second of CPU time of this
-process (`time.process_time`), so other work on a shared machine does not distort them much.
+before timing; the clock is a `ManualClock`, so nothing expires. The same stream goes to the
+`ReferenceMatcher` of `tests/unit/sandbox/reference_matcher.py` (same rules, one list scanned
+per order), for as many orders as fit in `--reference-seconds`. Rates are orders per second of
+CPU time of this process (`time.process_time`), so other work on a shared machine does not
+distort them much.
 "matched" counts the timed orders that traded (last round). Rounds are interleaved: each round
 runs every (generation, book size) in a rotating order, engine and reference alternating who goes
 first, each on a fresh book; the table shows the median and min-max over rounds. flxtrd 0.2.9 has
@@ -28,11 +29,15 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from _harness import FLXTRD, OLD, RAW, Report, add_json_option, rotated
 
 from flxtrd.sandbox import Gen1Order, Gen2Order, ManualClock, MatchingEngine
-from flxtrd.sandbox._reference import ReferenceMatcher
+
+# The linear-scan oracle lives beside its tests (it does not ship in the wheel).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "unit" / "sandbox"))
+from reference_matcher import ReferenceMatcher  # needs the path above
 
 Q = 900_000
 T0 = 1_796_202_000_000

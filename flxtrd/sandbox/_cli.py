@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from flxtrd._cli_args import positive_int, positive_seconds
+from flxtrd._errors import ConfigurationError
 from flxtrd._log import redact_url
 from flxtrd.sandbox._http_limits import DEFAULT_HEADER_TIMEOUT_S
 
@@ -166,6 +167,9 @@ def run_sandbox(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         return serve(options)
+    except ConfigurationError as exc:  # uvicorn missing: the message names the extra
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:
         print(
             f"error: the sandbox could not start ({redact_url(args.amqp)}): {exc}",

@@ -47,8 +47,8 @@ Incoming bid B (power Q):
   So a cheaper ask too large for the buy side is passed over for a dearer one that fits.
 
 Invariant after every call: no resting ask can be filled by the resting bids that fit it.
-`_reference.ReferenceMatcher` is the same algorithm written as plain scans; the property tests
-check that both make the same trades.
+`ReferenceMatcher` (``tests/unit/sandbox/reference_matcher.py``, not shipped) is the same
+algorithm written as plain scans; the property tests check that both make the same trades.
 
 How the incoming bid avoids looking at every ask its price reaches: each sell bucket (one
 window) keeps `supply_ub`, an upper bound of the power the resting bids fitting that window

@@ -2,6 +2,9 @@
 
 ``python -m flxtrd sandbox`` (:mod:`flxtrd.sandbox._cli`) runs :func:`serve`;
 :class:`ServedSandbox` is the same thing as a library object (start, stop) for tests and tools.
+uvicorn is optional (``pip install 'flxtrd[sandbox]'``) and imported only when a server starts,
+so the embedded sandbox never loads it; :meth:`ServedSandbox.start` without it raises
+:class:`~flxtrd.ConfigurationError` naming the extra, before anything else is started.
 
 What runs
 ---------
@@ -51,6 +54,7 @@ exits 1.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import ipaddress
 import os
 import shlex
@@ -72,6 +76,7 @@ from flxtrd._defaults import (
     SANDBOX_SCHEME,
     SANDBOX_TLS_SCHEME,
 )
+from flxtrd._errors import ConfigurationError
 from flxtrd._log import get_logger, redact_url
 
 from ._accounts import Accounts, read_token_key
@@ -80,7 +85,10 @@ from ._http_limits import DEFAULT_HEADER_TIMEOUT_S
 from ._market import SandboxMarket
 from ._rabbitmq import BrokerUsers, BrokerUsersError, ProvisioningMarket, Rabbitmqctl
 
-__all__ = ["ServedOptions", "ServedSandbox", "serve"]
+__all__ = ["UVICORN_MISSING", "ServedOptions", "ServedSandbox", "serve"]
+
+UVICORN_MISSING = "the served sandbox needs uvicorn: pip install 'flxtrd[sandbox]'"
+"""What :meth:`ServedSandbox.start` says when uvicorn (the ``sandbox`` extra) is missing."""
 
 _log = get_logger("sandbox.served")
 
@@ -135,6 +143,14 @@ def _is_local(url: str) -> bool:
         return False
 
 
+def _require_uvicorn() -> None:
+    """Import uvicorn, or raise ConfigurationError naming the extra that installs it."""
+    try:
+        importlib.import_module("uvicorn")
+    except ImportError as exc:
+        raise ConfigurationError(UVICORN_MISSING) from exc
+
+
 class ServedSandbox:
     """A served sandbox market (see the module); :meth:`start` then :meth:`stop`."""
 
@@ -154,7 +170,12 @@ class ServedSandbox:
     # -- start ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Build the market, provision broker users, start the worker and the HTTP server."""
+        """Build the market, provision broker users, start the worker and the HTTP server.
+
+        Raises :class:`~flxtrd.ConfigurationError` (:data:`UVICORN_MISSING`) when uvicorn is not
+        installed, before any of them is started.
+        """
+        _require_uvicorn()
         try:
             self._start()
         except BaseException:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from reference_matcher import ReferenceMatcher, RefTrade  # a sibling module: the test oracle
 
 from flxtrd.sandbox import (
     Event,
@@ -19,7 +20,6 @@ from flxtrd.sandbox import (
     Trade,
 )
 from flxtrd.sandbox import _rules as rules
-from flxtrd.sandbox._reference import ReferenceMatcher, RefTrade
 
 Q = 900_000
 T0 = 1_796_202_000_000

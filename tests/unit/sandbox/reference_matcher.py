@@ -5,14 +5,17 @@ sorts the fitting orders by priority; it has no index, no lazy deletion and no s
 applies the same `_rules` and the same algorithm as `_engine` (see its docstring), so for the
 same inputs it must make the same trades; the property tests check that, and
 `benchmarks/bench_matching.py` times it beside the engine.
+
+It lives beside its tests, not in ``flxtrd/sandbox/``, so it does not ship in the wheel: nothing
+in flxtrd runs it. The benchmark puts this folder on ``sys.path`` to import it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import _rules as rules
-from ._types import Gen1Order, Gen2Order, OrderStatus, Side
+from flxtrd.sandbox import _rules as rules
+from flxtrd.sandbox._types import Gen1Order, Gen2Order, OrderStatus, Side
 
 __all__ = ["RefTrade", "ReferenceMatcher"]
 
