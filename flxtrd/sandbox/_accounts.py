@@ -86,6 +86,7 @@ __all__ = [
     "AuthError",
     "IssuedToken",
     "Location",
+    "is_text",
     "new_token_key",
     "normalize_email",
     "parse_accounts",
@@ -420,13 +421,13 @@ class Accounts:
             or not isinstance(claims.get("exp_ms"), int)
             or not _is_account_key(claims.get("email"))
             or not isinstance(claims.get("sub"), str)
-            or not _is_text(claims["sub"])
+            or not is_text(claims["sub"])
         ):
             raise AuthError("Invalid token", "invalid_token")
         return claims
 
 
-def _is_text(text: str) -> bool:
+def is_text(text: str) -> bool:
     """Whether ``text`` is Unicode text (UTF-8 encodable: no lone surrogate escapes)."""
     try:
         text.encode("utf-8")
@@ -444,7 +445,7 @@ def _is_account_key(email: object) -> bool:
     """
     return (
         isinstance(email, str)
-        and _is_text(email)
+        and is_text(email)
         and email != ""
         and email == normalize_email(email)
     )

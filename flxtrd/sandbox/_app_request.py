@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ._accounts import Account, AuthError
+from ._accounts import Account, AuthError, is_text
 from ._app_response import invalid, unauthorized
 from ._app_schema import PARAMETERS, SCHEMAS, Failure, validate
 from ._market import SandboxMarket
@@ -89,15 +89,6 @@ async def json_body(request: Request) -> tuple[Any, list[Failure]]:
     return None, [Failure(("body",), message, "json_invalid")]
 
 
-def _is_unicode(text: str) -> bool:
-    """Whether ``text`` is Unicode text (UTF-8 encodable: no lone surrogate escapes)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _lone_surrogate(value: Any) -> tuple[str | int, ...] | None:
     """Where a parsed JSON value has a string or key that is not Unicode text, else None.
 
@@ -108,10 +99,10 @@ def _lone_surrogate(value: Any) -> tuple[str | int, ...] | None:
     while stack:
         path, item = stack.pop()
         if isinstance(item, str):
-            if not _is_unicode(item):
+            if not is_text(item):
                 return path
         elif isinstance(item, dict):
-            if not all(_is_unicode(key) for key in item):
+            if not all(is_text(key) for key in item):
                 return path
             stack.extend(((*path, key), child) for key, child in item.items())
         elif isinstance(item, list):

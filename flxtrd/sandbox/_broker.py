@@ -7,6 +7,12 @@ replies on ``ticker-out`` as ``specs/asyncapi.yaml`` says (what goes where:
 :meth:`BrokerWorker.stop`) on ``memory://`` (the embedded sandbox) or ``amqp://`` /
 ``amqps://`` (a real RabbitMQ; the worker's login needs configure/write/read on the names below).
 
+This module is the worker's thread, connection lifecycle and per-order decisions; its other
+jobs sit beside it: the connection (:mod:`~flxtrd.sandbox._broker_link`), the wire format and
+identities (:mod:`~flxtrd.sandbox._broker_wire`), the reply ledger of confirms and acks
+(:mod:`~flxtrd.sandbox._broker_confirms`) and the counters
+(:mod:`~flxtrd.sandbox._broker_stats`).
+
 Topology (declared idempotently at every connect)
 -------------------------------------------------
 Exchanges ``in`` and ``ticker-out`` (direct, durable) and the order queue (default
@@ -63,23 +69,23 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, fields
 from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
-from flxtrd._errors import MessageDecodeError
-from flxtrd._line_protocol import OrderLine, decode_order_line
+from flxtrd._line_protocol import OrderLine
 from flxtrd._log import get_logger, redact_url
 from flxtrd._retry import RetryPolicy
 
 from ._accounts import Accounts
+from ._broker_confirms import Key, ReplyLedger
 from ._broker_link import AmqpLink, Delivery, MemoryLink, Topology, open_link
+from ._broker_stats import BrokerStats, Counters
 from ._broker_wire import (
-    MAX_ORDER_BYTES,
     KeyDirectory,
     Refusal,
     Reply,
     cancel_reply,
+    decode_order,
     identify,
     replies_for_events,
 )
@@ -103,8 +109,6 @@ DEFAULT_RECONNECT_POLICY = RetryPolicy(
 )
 """Reconnect until stopped: 0.1 s, 0.2 s, ... at most 5 s apart."""
 
-_SENDER_TIMESTAMP_HEADER = "sendertimestamp_in_ms"
-_MAX_REPUBLISH = 5
 _MAX_ORPHANS = 100_000
 _STOP_CONFIRM_TIMEOUT_S = 5.0
 
@@ -132,89 +136,6 @@ class BrokerMarket(Protocol):
     def subscribe(self, callback: Callable[[MarketUpdate], None]) -> Callable[[], None]:
         """Call ``callback`` with every market update; returns the unsubscribe function."""
         ...
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerStats:
-    """Counters of a :class:`BrokerWorker` (a snapshot)."""
-
-    received: int = 0
-    """Order messages delivered (redeliveries included)."""
-    submitted: int = 0
-    """Orders handed to the market: one per distinct ``(user, message_id)``."""
-    duplicates: int = 0
-    """Orders dropped because their ``message_id`` was already submitted."""
-    malformed: int = 0
-    """Orders that did not decode (answered with ``cancel``)."""
-    refused: int = 0
-    """Orders refused for their identity (answered with ``cancel``)."""
-    errors: int = 0
-    """Orders whose handling raised unexpectedly (acknowledged and dropped)."""
-    trades: int = 0
-    """Generation-1 trades replied to."""
-    cancels: int = 0
-    """``cancel`` replies published."""
-    replies: int = 0
-    """Replies published, one per device addressed (a tick sent to N keys in one ``BCC``
-    message counts N; re-publications included)."""
-    confirmed: int = 0
-    """Replies the broker confirmed (``amqp://`` only; counted like ``replies``)."""
-    nacked: int = 0
-    """Replies the broker nacked (then re-published)."""
-    acked: int = 0
-    """Orders acknowledged."""
-    redelivered: int = 0
-    """Deliveries flagged as redelivered by the broker."""
-    republished: int = 0
-    """Redelivered orders whose unconfirmed replies were published again."""
-    reconnects: int = 0
-    """Connections re-opened after a loss."""
-
-
-class _Counters:
-    """Mutable counters behind :class:`BrokerStats` (touched by the worker thread only)."""
-
-    def __init__(self) -> None:
-        for f in fields(BrokerStats):
-            setattr(self, f.name, 0)
-
-    def snapshot(self) -> BrokerStats:
-        """The counters as a frozen :class:`BrokerStats`."""
-        return BrokerStats(**{f.name: getattr(self, f.name) for f in fields(BrokerStats)})
-
-    received: int
-    submitted: int
-    duplicates: int
-    malformed: int
-    refused: int
-    errors: int
-    trades: int
-    cancels: int
-    replies: int
-    confirmed: int
-    nacked: int
-    acked: int
-    redelivered: int
-    republished: int
-    reconnects: int
-
-
-class _Pending:
-    """An order (or an unprompted update) whose replies await their confirms."""
-
-    __slots__ = ("delivery_tag", "key", "unconfirmed")
-
-    def __init__(self, delivery_tag: int | None, key: tuple[str, str] | None) -> None:
-        self.delivery_tag = delivery_tag
-        self.key = key
-        self.unconfirmed: dict[int, tuple[Reply, int]] = {}
-
-
-Key = tuple[str, str]
-
-
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 def _describe(exc: BaseException) -> str:
@@ -309,17 +230,13 @@ class BrokerWorker:
         self.bcc_ticks = bcc_ticks
 
         self._directory = KeyDirectory(market.accounts)
-        self._counters = _Counters()
+        self._counters = Counters()
+        self._ledger = ReplyLedger(reply_exchange, self._counters)
         self._link: AmqpLink | MemoryLink | None = None
         self._inbox: deque[Delivery] = deque()
         self._foreign: deque[MarketUpdate] = deque()
         self._seen: OrderedDict[Key, None] = OrderedDict()
         self._orphans: OrderedDict[Key, list[Reply]] = OrderedDict()
-        self._by_tag: dict[int, _Pending] = {}
-        self._low_tag = 1
-        self._high_tag = 0
-        self._ackable: list[_Pending] = []
-        self._nacked: list[tuple[_Pending, Reply, int]] = []
         self._unsubscribe: Callable[[], None] | None = None
         self._thread: threading.Thread | None = None
         self._thread_ident: int | None = None
@@ -421,7 +338,7 @@ class BrokerWorker:
             self._url,
             self.topology,
             self._inbox.append,
-            self._on_confirm,
+            self._ledger.on_confirm,
             confirms=self.confirm_replies,
             connect_timeout=self._connect_timeout,
             ssl=self._ssl,
@@ -451,12 +368,7 @@ class BrokerWorker:
         foreign = self._foreign
         while foreign:
             self._publish_update(link, foreign.popleft())
-        if self._nacked:
-            self._republish_nacked(link)
-        if self._ackable:
-            ackable, self._ackable = self._ackable, []
-            for pending in ackable:
-                self._ack(link, pending)
+        self._ledger.settle(link)
 
     def _lost(self, exc: BaseException) -> None:
         """The connection died: keep the unconfirmed replies for the redeliveries, reconnect."""
@@ -465,17 +377,10 @@ class BrokerWorker:
         if link is not None:
             link.abandon()
         self._inbox.clear()  # their delivery tags died with the channel; they are redelivered
-        self._nacked.clear()
-        self._ackable.clear()
-        for pending in {id(p): p for p in self._by_tag.values()}.values():
-            if pending.key is not None and pending.delivery_tag is not None:
-                replies = [reply for reply, _ in pending.unconfirmed.values()]
-                self._orphans[pending.key] = replies
-                while len(self._orphans) > _MAX_ORPHANS:
-                    self._orphans.popitem(last=False)
-        self._by_tag.clear()
-        self._low_tag = 1
-        self._high_tag = 0
+        for key, replies in self._ledger.lose():
+            self._orphans[key] = replies
+            while len(self._orphans) > _MAX_ORPHANS:
+                self._orphans.popitem(last=False)
 
     def _reconnect(self) -> bool:
         policy = self._retry
@@ -511,11 +416,11 @@ class BrokerWorker:
             link.cancel()
             self._after_drain(link)
             deadline = time.monotonic() + _STOP_CONFIRM_TIMEOUT_S
-            while self._by_tag and time.monotonic() < deadline:
+            while self._ledger.waiting and time.monotonic() < deadline:
                 link.drain(min(0.1, max(0.0, deadline - time.monotonic())))
                 self._after_drain(link)
-            if self._by_tag:
-                _log.warning("%d replies not confirmed at stop", len(self._by_tag))
+            if self._ledger.waiting:
+                _log.warning("%d replies not confirmed at stop", self._ledger.waiting)
             if self._delete_queue_on_stop:
                 link.delete_queue()
         except link.connection_errors as exc:
@@ -539,7 +444,7 @@ class BrokerWorker:
             (e.event for e in update.events), self._directory, bcc=self.bcc_ticks and link.fan_out
         )
         if replies:
-            self._publish(link, None, None, replies)
+            self._ledger.publish(link, None, None, replies)
 
     # -- one order ----------------------------------------------------------------------------
 
@@ -560,40 +465,25 @@ class BrokerWorker:
 
     def _handle_order(self, link: AmqpLink | MemoryLink, d: Delivery) -> None:
         counters = self._counters
-        line: OrderLine | None = None
-        problem: str | None = None
-        if len(d.body) > MAX_ORDER_BYTES:
-            problem = f"malformed order: body longer than {MAX_ORDER_BYTES} bytes"
-        else:
-            try:
-                line = decode_order_line(d.body)
-            except MessageDecodeError as exc:
-                problem = f"malformed order: {exc}"
-            else:
-                if line.side != d.routing_key:
-                    problem = (
-                        f"malformed order: a {line.side!r} order published with routing key"
-                        f" {d.routing_key!r}"
-                    )
-        line_key = line.application_key if line is not None else None
+        decoded = decode_order(d.body, d.routing_key)  # the line, or why it is malformed
+        line_key = None if isinstance(decoded, str) else decoded.application_key
         who = identify(self._directory, d.user_id, d.reply_to, line_key, self.trusted_logins)
         if isinstance(who, Refusal):
             counters.refused += 1
             _log.info("refused order %r: %s", d.message_id, who.reason)
             self._reply_cancel(link, d, who.reason, who.targets, who.application_key)
             return
-        if problem is not None or line is None:
+        if isinstance(decoded, str):
             counters.malformed += 1
-            reason = problem or "malformed order"
-            _log.info("malformed order %r: %s", d.message_id, reason)
-            self._reply_cancel(link, d, reason, (who.reply_key,), who.reply_key)
+            _log.info("malformed order %r: %s", d.message_id, decoded)
+            self._reply_cancel(link, d, decoded, (who.reply_key,), who.reply_key)
             return
         key = (who.user_id, d.message_id) if d.message_id else None
         if key is not None:
             orphan = self._orphans.pop(key, None)
             if orphan is not None:
                 counters.republished += 1
-                self._publish(link, d.delivery_tag, key, orphan)
+                self._ledger.publish(link, d.delivery_tag, key, orphan)
                 return
             if key in self._seen:
                 counters.duplicates += 1
@@ -603,7 +493,7 @@ class BrokerWorker:
                 return
         self._directory.remember(who.reply_key)
         result = self.market.submit_gen1(
-            line,
+            decoded,
             user_id=who.user_id,
             application_key=who.reply_key,
             message_id=d.message_id,
@@ -621,7 +511,7 @@ class BrokerWorker:
         replies = replies_for_events(
             result.events, self._directory, bcc=self.bcc_ticks and link.fan_out
         )
-        self._publish(link, d.delivery_tag, key, replies)
+        self._ledger.publish(link, d.delivery_tag, key, replies)
 
     def _reply_cancel(
         self,
@@ -632,82 +522,4 @@ class BrokerWorker:
         application_key: str | None,
     ) -> None:
         replies = cancel_reply(reason, targets, application_key, d.message_id)
-        self._publish(link, d.delivery_tag, None, replies)
-
-    # -- publishing, confirms, acks -----------------------------------------------------------
-
-    def _publish(
-        self,
-        link: AmqpLink | MemoryLink,
-        delivery_tag: int | None,
-        key: Key | None,
-        replies: list[Reply],
-    ) -> None:
-        """Publish ``replies``; ack the order now (no confirms) or when they are confirmed."""
-        pending = _Pending(delivery_tag, key)
-        counters = self._counters
-        exchange = self.topology.reply_exchange
-        for reply in replies:
-            tag = link.publish(exchange, reply.routing_key, reply.body, self._headers(), reply.bcc)
-            counters.replies += reply.copies
-            if reply.msg_type == "cancel":
-                counters.cancels += 1
-            elif reply.msg_type == "bid_closed_order":
-                counters.trades += 1
-            if tag is not None:
-                pending.unconfirmed[tag] = (reply, 0)
-                self._by_tag[tag] = pending
-                self._high_tag = tag
-        if not pending.unconfirmed:
-            self._ack(link, pending)
-
-    @staticmethod
-    def _headers() -> dict[str, Any]:
-        return {_SENDER_TIMESTAMP_HEADER: _now_ms()}
-
-    def _ack(self, link: AmqpLink | MemoryLink, pending: _Pending) -> None:
-        if pending.delivery_tag is not None:
-            link.ack(pending.delivery_tag)
-            self._counters.acked += 1
-
-    def _on_confirm(self, tag: int, multiple: bool, ok: bool) -> None:
-        """Channel event (inside drain): settle confirmed replies; acks happen after drain."""
-        by_tag = self._by_tag
-        tags: Iterable[int] = range(self._low_tag, tag + 1) if multiple else (tag,)
-        counters = self._counters
-        for t in tags:
-            pending = by_tag.pop(t, None)
-            if pending is None:
-                continue
-            reply, attempts = pending.unconfirmed.pop(t)
-            if ok:
-                counters.confirmed += reply.copies
-                if not pending.unconfirmed:
-                    self._ackable.append(pending)
-            else:
-                counters.nacked += 1
-                self._nacked.append((pending, reply, attempts + 1))
-        low = max(self._low_tag, tag + 1) if multiple else self._low_tag
-        high = self._high_tag
-        while low <= high and low not in by_tag:
-            low += 1
-        self._low_tag = low
-
-    def _republish_nacked(self, link: AmqpLink | MemoryLink) -> None:
-        nacked, self._nacked = self._nacked, []
-        exchange = self.topology.reply_exchange
-        for pending, reply, attempts in nacked:
-            if attempts > _MAX_REPUBLISH:
-                _log.error("reply to %r nacked %d times; dropping it", reply.routing_key, attempts)
-                if not pending.unconfirmed:
-                    self._ackable.append(pending)
-                continue
-            tag = link.publish(exchange, reply.routing_key, reply.body, self._headers(), reply.bcc)
-            self._counters.replies += reply.copies
-            if tag is None:
-                if not pending.unconfirmed:
-                    self._ackable.append(pending)
-                continue
-            pending.unconfirmed[tag] = (reply, attempts)
-            self._by_tag[tag] = pending
-            self._high_tag = tag
+        self._ledger.publish(link, d.delivery_tag, None, replies)

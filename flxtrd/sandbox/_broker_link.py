@@ -155,7 +155,36 @@ def _declare(channel: Any, topology: Topology) -> tuple[int, int]:
     return int(ok[1]), int(ok[2])
 
 
-class AmqpLink:
+def _drain_events(connection: Any, timeout: float) -> bool:
+    """Handle the next event of ``connection`` within ``timeout`` s; False when none came."""
+    try:
+        connection.drain_events(timeout=timeout)
+    except TimeoutError:  # socket.timeout
+        return False
+    return True
+
+
+class _ConsumingChannel:
+    """What both links do alike on their open channel: settle one order, cancel the consumer."""
+
+    _topology: Topology
+    _channel: Any
+
+    def ack(self, delivery_tag: int) -> None:
+        """Acknowledge one order."""
+        self._channel.basic_ack(delivery_tag)
+
+    def reject(self, delivery_tag: int, requeue: bool) -> None:
+        """Reject one order (back to the queue with ``requeue``)."""
+        self._channel.basic_reject(delivery_tag, requeue)
+
+    def cancel(self) -> None:
+        """Cancel the consumer."""
+        if self._channel is not None:
+            self._channel.basic_cancel(self._topology.consumer_tag)
+
+
+class AmqpLink(_ConsumingChannel):
     """A py-amqp connection to RabbitMQ (see the module docstring)."""
 
     def __init__(
@@ -274,29 +303,12 @@ class AmqpLink:
         self._published += 1
         return self._published
 
-    def ack(self, delivery_tag: int) -> None:
-        """Acknowledge one order."""
-        self._channel.basic_ack(delivery_tag)
-
-    def reject(self, delivery_tag: int, requeue: bool) -> None:
-        """Reject one order."""
-        self._channel.basic_reject(delivery_tag, requeue)
-
     def drain(self, timeout: float) -> bool:
         """Handle the next frame within ``timeout`` s; False when none came."""
         raw = self._raw
         if raw is None:
             raise self._amqp.RecoverableConnectionError("connection closed")
-        try:
-            raw.drain_events(timeout=timeout)
-        except TimeoutError:  # socket.timeout
-            return False
-        return True
-
-    def cancel(self) -> None:
-        """Cancel the consumer."""
-        if self._channel is not None:
-            self._channel.basic_cancel(self._topology.consumer_tag)
+        return _drain_events(raw, timeout)
 
     def delete_queue(self) -> None:
         """Delete the order queue."""
@@ -324,7 +336,7 @@ class AmqpLink:
                 kconn.collect()
 
 
-class MemoryLink:
+class MemoryLink(_ConsumingChannel):
     """kombu's ``memory://`` transport (in-process; see the module docstring)."""
 
     confirms = False
@@ -378,26 +390,9 @@ class MemoryLink:
             channel.basic_publish(message, exchange, key)
         return None
 
-    def ack(self, delivery_tag: int) -> None:
-        """Acknowledge one order."""
-        self._channel.basic_ack(delivery_tag)
-
-    def reject(self, delivery_tag: int, requeue: bool) -> None:
-        """Reject one order."""
-        self._channel.basic_reject(delivery_tag, requeue=requeue)
-
     def drain(self, timeout: float) -> bool:
         """Handle the next delivery within ``timeout`` s; False when none came."""
-        try:
-            self._kconn.drain_events(timeout=timeout)
-        except TimeoutError:  # socket.timeout
-            return False
-        return True
-
-    def cancel(self) -> None:
-        """Cancel the consumer."""
-        if self._channel is not None:
-            self._channel.basic_cancel(self._topology.consumer_tag)
+        return _drain_events(self._kconn, timeout)
 
     def delete_queue(self) -> None:
         """Unbind and delete the order queue (the memory transport keeps routing otherwise)."""

@@ -49,6 +49,9 @@ import msgspec
 from glocalflex_messages.models import AskClosedOrder, BidClosedOrder, Cancel, ClosedOrder, Tick
 from msgspec import UNSET
 
+from flxtrd._errors import MessageDecodeError
+from flxtrd._line_protocol import OrderLine, decode_order_line
+
 from ._accounts import Account, Accounts
 from ._types import ClosedOrder as EngineClosedOrder
 from ._types import Event, Expired, RejectCode, Rejected, Trade
@@ -60,6 +63,7 @@ __all__ = [
     "Refusal",
     "Reply",
     "cancel_reply",
+    "decode_order",
     "identify",
     "replies_for_events",
     "tick_body",
@@ -164,6 +168,23 @@ class KeyDirectory:
         if keys is None:
             keys = self._all = tuple(sorted(self._account_keys | self._seen))
         return keys
+
+
+def decode_order(body: bytes, routing_key: str) -> OrderLine | str:
+    """The order line of a delivered body, or why it is malformed (the ``cancel``'s reason).
+
+    At most :data:`MAX_ORDER_BYTES` bytes, a line-protocol order whose measurement (``ask`` /
+    ``bid``) equals the routing key it was published with.
+    """
+    if len(body) > MAX_ORDER_BYTES:
+        return f"malformed order: body longer than {MAX_ORDER_BYTES} bytes"
+    try:
+        line = decode_order_line(body)
+    except MessageDecodeError as exc:
+        return f"malformed order: {exc}"
+    if line.side != routing_key:
+        return f"malformed order: a {line.side!r} order published with routing key {routing_key!r}"
+    return line
 
 
 def identify(

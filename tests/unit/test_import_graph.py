@@ -140,9 +140,9 @@ SANDBOX_SERVERS = frozenset(
     f"flxtrd.sandbox.{name}"
     for name in (
         "_app", "_app_accounts", "_app_deals", "_app_orders", "_app_request", "_app_response",
-        "_app_schema", "_app_streams", "_broker", "_broker_link", "_broker_owner",
-        "_broker_wire", "_cli", "_embedded", "_http_head_timeout", "_http_limits", "_rabbitmq",
-        "_served", "_stream_hub",
+        "_app_schema", "_app_streams", "_broker", "_broker_confirms", "_broker_link",
+        "_broker_owner", "_broker_stats", "_broker_wire", "_cli", "_embedded",
+        "_http_head_timeout", "_http_limits", "_rabbitmq", "_served", "_stream_hub",
     )
 )  # fmt: skip
 
