@@ -46,7 +46,7 @@ from flxtrd._rest._auth import AuthPlugin, Identity, has_authorization
 from flxtrd._rest._history import DealsCache
 from flxtrd._rest._http import Operation, PreparedRequest, RawResponse
 from flxtrd._rest._operations import list_deals_op
-from flxtrd._rest._plugins import BasePlugin
+from flxtrd._rest._plugins import BasePlugin, HookRequest
 from flxtrd._rest._raw_response import record_response
 from flxtrd._retry import RetryPolicy
 from flxtrd._types import FlexResponse, Market, User
@@ -194,7 +194,9 @@ class AsyncFlexAPIClient(_AsyncClientExtras):
         chain = self._chain
         caller_auth = has_authorization(prepared.headers)  # honoured as given: see AuthPlugin
         plugin_data = await chain.abefore(
-            prepared.method, prepared.url, prepared.headers, prepared.params, prepared.data
+            HookRequest(
+                prepared.method, prepared.url, prepared.headers, prepared.params, prepared.data
+            )
         )
         response = await self.request_protocol.send(self._request(prepared))
         auth = self._auth

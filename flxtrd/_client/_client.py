@@ -42,7 +42,7 @@ from flxtrd._rest._auth import AuthPlugin, Identity, has_authorization
 from flxtrd._rest._history import DealsCache
 from flxtrd._rest._http import Operation, PreparedRequest, RawResponse
 from flxtrd._rest._operations import list_deals_op
-from flxtrd._rest._plugins import BasePlugin
+from flxtrd._rest._plugins import BasePlugin, HookRequest
 from flxtrd._rest._raw_response import record_response
 from flxtrd._rest._resources import (
     Contracts,
@@ -194,7 +194,9 @@ class FlexAPIClient(_TradingExtras):
         chain = self._chain
         caller_auth = has_authorization(prepared.headers)  # honoured as given: see AuthPlugin
         plugin_data = chain.before(
-            prepared.method, prepared.url, prepared.headers, prepared.params, prepared.data
+            HookRequest(
+                prepared.method, prepared.url, prepared.headers, prepared.params, prepared.data
+            )
         )
         response = self.request_protocol.send(self._request(prepared))
         auth = self._auth

@@ -18,6 +18,7 @@ from flxtrd._line_protocol import OrderLine
 from flxtrd._log import get_logger
 from flxtrd._rest._auth import AuthPlugin
 from flxtrd._rest._base_client import BaseFlexAPIClient
+from flxtrd._rest._plugins import HookRequest
 from flxtrd._types import FlexResponse, MarketOrder
 from flxtrd._validation import require_optional_wait, require_wait
 
@@ -166,7 +167,7 @@ class _TradingExtras(BaseFlexAPIClient):
         err: FlexError | None = None
         try:
             self._check_order(the_order)
-            plugin_data = self._chain.before(method, endpoint, None, params, the_order)
+            plugin_data = self._chain.before(HookRequest(method, endpoint, None, params, the_order))
             protocol = self._connected_trade(verify_ssl)
             response.order_response = protocol.send_order(the_order, routing_hint=endpoint or None)
         except FlexError as exc:
@@ -197,7 +198,7 @@ class _TradingExtras(BaseFlexAPIClient):
         from flxtrd._amqp._results import OrderOutcome
 
         batch = list(orders)
-        plugin_data = self._chain.before("", "", None, None, batch)
+        plugin_data = self._chain.before(HookRequest("", "", None, None, batch))
         refused: dict[int, OrderOutcome] = {}
         to_send: list[Any] = []
         for index, item in enumerate(batch):

@@ -29,13 +29,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, MutableMapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from flxtrd._log import get_logger
 
-__all__ = ["BasePlugin", "PluginChain"]
+__all__ = ["BasePlugin", "HookRequest", "PluginChain"]
 
 _logger = get_logger("plugins")
+
+
+class HookRequest(NamedTuple):
+    """What every ``before_request`` hook receives (by keyword), gathered once per call."""
+
+    method: str | None
+    url: str | None
+    headers: MutableMapping[str, str] | None
+    params: Any
+    data: Any
 
 
 class BasePlugin:
@@ -139,21 +149,10 @@ class PluginChain:
         _logger.warning("Plugin %s not found", plugin)
         return False
 
-    def before(
-        self,
-        method: str | None,
-        url: str | None,
-        headers: MutableMapping[str, str] | None,
-        params: Any,
-        data: Any,
-    ) -> dict[str, Any]:
-        """Run every ``before_request`` hook; return the plugin data collected."""
-        plugin_data: dict[str, Any] = {}
-        for plugin in self._plugins:
-            plugin_data[self._key(plugin, "_before")] = plugin.before_request(
-                method=method, url=url, headers=headers, params=params, data=data
-            )
-        return plugin_data
+    def before(self, request: HookRequest) -> dict[str, Any]:
+        """Run every ``before_request`` hook on ``request``; return the plugin data collected."""
+        hook = request._asdict()
+        return {self._key(p, "_before"): p.before_request(**hook) for p in self._plugins}
 
     def after(self, response: Any, plugin_data: dict[str, Any]) -> dict[str, Any]:
         """Run every ``after_request`` hook, adding to ``plugin_data``; return it."""
@@ -161,21 +160,10 @@ class PluginChain:
             plugin_data[self._key(plugin, "_after")] = plugin.after_request(response)
         return plugin_data
 
-    async def abefore(
-        self,
-        method: str | None,
-        url: str | None,
-        headers: MutableMapping[str, str] | None,
-        params: Any,
-        data: Any,
-    ) -> dict[str, Any]:
-        """Await every ``abefore_request`` hook; return the plugin data collected."""
-        plugin_data: dict[str, Any] = {}
-        for plugin in self._plugins:
-            plugin_data[self._key(plugin, "_before")] = await plugin.abefore_request(
-                method=method, url=url, headers=headers, params=params, data=data
-            )
-        return plugin_data
+    async def abefore(self, request: HookRequest) -> dict[str, Any]:
+        """Await every ``abefore_request`` hook on ``request``; return the plugin data."""
+        hook = request._asdict()
+        return {self._key(p, "_before"): await p.abefore_request(**hook) for p in self._plugins}
 
     async def aafter(self, response: Any, plugin_data: dict[str, Any]) -> dict[str, Any]:
         """Await every ``aafter_request`` hook, adding to ``plugin_data``; return it."""
